@@ -1,0 +1,162 @@
+"""The platform's topics, declared once, and their idempotent provisioning."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
+
+from fleet.config import TopicSettings
+from fleet.errors import FleetError
+
+log = logging.getLogger(__name__)
+
+TELEMETRY = "fleet.telemetry"
+ALERTS = "fleet.alerts"
+DEAD_LETTER = "fleet.telemetry.dlq"
+
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as the platform wants it; ``config`` excludes replication settings."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    purpose: str = ""
+
+
+def replication_factor(brokers: int) -> int:
+    """Three copies where the cluster has three brokers, fewer on a smaller one."""
+    return max(1, min(3, brokers))
+
+
+def min_insync_replicas(rf: int) -> int:
+    """With three copies an acknowledged write survives one broker lost; below that, 1."""
+    return 2 if rf >= 3 else 1
+
+
+def platform_topics(settings: TopicSettings | None = None) -> list[TopicSpec]:
+    s = settings or TopicSettings()
+    return [
+        TopicSpec(
+            TELEMETRY,
+            s.telemetry_partitions,
+            {
+                "retention.ms": str(s.telemetry_retention_hours * HOUR_MS),
+                "cleanup.policy": "delete",
+            },
+            "every car's readings, keyed by VIN",
+        ),
+        TopicSpec(
+            ALERTS,
+            s.telemetry_partitions,
+            {"retention.ms": str(s.alerts_retention_hours * HOUR_MS), "cleanup.policy": "delete"},
+            "alerts opened and resolved by the hot path, keyed by VIN",
+        ),
+        TopicSpec(
+            DEAD_LETTER,
+            s.dead_letter_partitions,
+            {
+                "retention.ms": str(s.dead_letter_retention_hours * HOUR_MS),
+                "cleanup.policy": "delete",
+            },
+            "records that failed the contract, with the reason in headers",
+        ),
+    ]
+
+
+class ProvisioningError(FleetError):
+    """A topic could not be brought to its declared shape."""
+
+
+def ensure_topics(
+    admin: AdminClient, specs: list[TopicSpec], *, brokers: int, timeout: float = 30.0
+) -> list[str]:
+    """Create missing topics, add partitions and fix configs that differ.
+
+    Returns one line per change made; an empty list means nothing changed.
+    Partitions are never removed (Kafka cannot) and a topic with more
+    partitions than declared is reported, not touched.
+    """
+    rf = replication_factor(brokers)
+    wanted = {
+        s.name: (s, {**s.config, "min.insync.replicas": str(min_insync_replicas(rf))})
+        for s in specs
+    }
+    existing = admin.list_topics(timeout=timeout).topics
+    changes: list[str] = []
+
+    missing = [
+        NewTopic(name, spec.partitions, rf, config=conf)
+        for name, (spec, conf) in wanted.items()
+        if name not in existing
+    ]
+    for name, future in (
+        admin.create_topics(missing, request_timeout=timeout).items() if missing else []
+    ):
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise ProvisioningError(f"cannot create topic {name}: {exc.args[0].str()}") from exc
+        spec = wanted[name][0]
+        changes.append(f"created {name} ({spec.partitions} partitions, replication factor {rf})")
+
+    grow = []
+    for name, (spec, _) in wanted.items():
+        if name not in existing:
+            continue
+        have = len(existing[name].partitions)
+        if have < spec.partitions:
+            grow.append(NewPartitions(name, spec.partitions))
+            changes.append(f"{name}: partitions {have} -> {spec.partitions}")
+        elif have > spec.partitions:
+            log.warning(
+                "%s has %d partitions, more than the %d declared", name, have, spec.partitions
+            )
+    for name, future in admin.create_partitions(grow).items() if grow else []:
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise ProvisioningError(f"cannot add partitions to {name}: {exc}") from exc
+
+    changes.extend(_align_configs(admin, {n: c for n, (_, c) in wanted.items() if n in existing}))
+    return changes
+
+
+def _align_configs(admin: AdminClient, wanted: dict[str, dict[str, str]]) -> list[str]:
+    if not wanted:
+        return []
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted]
+    changes: list[str] = []
+    updates: list[ConfigResource] = []
+    for resource, future in admin.describe_configs(resources).items():
+        current = {k: v.value for k, v in future.result().items()}
+        diff = {k: v for k, v in wanted[resource.name].items() if current.get(k) != v}
+        if diff:
+            entries = [
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                for k, v in diff.items()
+            ]
+            updates.append(
+                ConfigResource(ResourceType.TOPIC, resource.name, incremental_configs=entries)
+            )
+            changes.extend(f"{resource.name}: {k} {current.get(k)} -> {v}" for k, v in diff.items())
+    for resource, future in admin.incremental_alter_configs(updates).items() if updates else []:
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise ProvisioningError(f"cannot update config of {resource.name}: {exc}") from exc
+    return changes

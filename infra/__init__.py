@@ -1,0 +1,1 @@
+"""Local infrastructure: a real Apache Kafka cluster from Maven Central jars, run as processes."""

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the platform needs, only when something is missing.
+set -euo pipefail
+
+need=()
+java_ok() {
+    command -v java >/dev/null &&
+        java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'
+}
+java_ok || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need+=(maven)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+
+if ((${#need[@]} == 0)); then
+    exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+    echo "missing: ${need[*]}; install them with your system's package manager" >&2
+    exit 1
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+echo "installing Debian packages: ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
