@@ -1,0 +1,1 @@
+"""HTTP and MQTT gateway for cars that cannot run a Kafka client (arrives with its own issue)."""

@@ -1,0 +1,1 @@
+"""FastAPI layer that merges the batch and speed views (arrives with its own issue)."""
