@@ -8,6 +8,7 @@ import logging
 import sys
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.markup import escape
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except FleetError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 1
+    except KafkaException as exc:
+        err.print(f"[bold red]error:[/] Kafka did not answer: {escape(exc.args[0].str())}")
+        err.print("[bold]next:[/] check the cluster with `python -m infra kafka status`")
         return 1
     except KeyboardInterrupt:
         return 130

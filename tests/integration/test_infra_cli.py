@@ -113,3 +113,38 @@ def test_maven_missing_or_failing_is_explained(tmp_path):
     assert "Maven could not resolve the Kafka jars" in failing.stderr
     assert "Network is unreachable" in failing.stderr
     assert not libs.exists()
+
+
+def test_status_reports_each_groups_lag_per_partition(
+    kafka_bootstrap, new_topic, producer, make_consumer, group_id
+):
+    from confluent_kafka import TopicPartition
+
+    from infra.status import collect
+    from tests.utils.kafka import produce_all, wait_for_assignment
+
+    topic = new_topic(2)
+    produce_all(producer, topic, [(f"car-{i}".encode(), b"x") for i in range(40)])
+    group = group_id("lagging")
+    consumer = make_consumer(group)
+    consumer.subscribe([topic])
+    wait_for_assignment([consumer], partitions=2)
+    # The group has finished with the first five records of each partition.
+    consumer.commit(offsets=[TopicPartition(topic, p, 5) for p in (0, 1)], asynchronous=False)
+
+    info = collect(kafka_bootstrap, None)
+    (entry,) = [g for g in info["consumer_groups"] if g["group"] == group]
+    mine = {p["partition"]: p for p in entry["partitions"] if p["topic"] == topic}
+    assert entry["members"] == 1
+    assert sorted(mine) == [0, 1]
+    assert sum(p["end"] for p in mine.values()) == 40
+    assert all(p["committed"] == 5 and p["lag"] == p["end"] - 5 for p in mine.values())
+    assert entry["total_lag"] == 30
+
+
+def test_provisioning_without_a_cluster_says_what_to_do(tmp_path):
+    env = infra_env(tmp_path, KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port_base(1)}")
+    proc = run_infra("kafka", "topics", env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "Kafka did not answer" in proc.stderr
+    assert "next:" in proc.stderr and "Traceback" not in proc.stderr
