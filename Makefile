@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JARS := .cache/kafka/libs/.resolved-from
-BROKERS ?= 1
+BROKERS ?=
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps test test-unit lint format kafka-up kafka-down kafka-status clean
@@ -43,11 +43,12 @@ format: setup ## rewrite the code in the house style
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-kafka-up: setup ## start a local Kafka cluster (BROKERS=1 or 3)
-	$(PY) -m infra kafka up --brokers $(BROKERS)
+kafka-up: setup ## start the local Kafka cluster (BROKERS=1 or 3; default: as recorded, else 1)
+	$(PY) -m infra kafka up $(if $(BROKERS),--brokers $(BROKERS))
 
 kafka-down: ## stop the local Kafka cluster (its data stays; WIPE=1 deletes it)
-	$(PY) -m infra kafka down $(if $(WIPE),--wipe)
+	@if [ -x $(PY) ]; then $(PY) -m infra kafka down $(if $(WIPE),--wipe); \
+	else echo "no .venv: nothing of ours can be running"; fi
 
 kafka-status: ## brokers, controller, topics, ISR and consumer-group lag
 	$(PY) -m infra kafka status

@@ -119,9 +119,7 @@ class Archiver:
         value = msg.value() or b""
         if not buf.records:
             buf.since = time.monotonic()
-        buf.records.append(
-            Record(topic, partition, offset, msg.timestamp()[1], msg.key(), value)
-        )
+        buf.records.append(Record(topic, partition, offset, msg.timestamp()[1], msg.key(), value))
         buf.size += len(value)
         s = self.settings
         if len(buf.records) >= s.roll_max_records or buf.size >= s.roll_max_bytes:

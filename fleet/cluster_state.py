@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fleet.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class NodeRecord:
@@ -35,6 +37,14 @@ class ClusterRecord:
     min_insync_replicas: int
     nodes: list[NodeRecord] = field(default_factory=list)
 
+    @property
+    def brokers(self) -> int:
+        return len(self.bootstrap_servers.split(","))
+
+    @property
+    def port_base(self) -> int:
+        return int(self.bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -45,10 +55,20 @@ class ClusterRecord:
     def read(cls, path: Path) -> ClusterRecord | None:
         try:
             raw = json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+        except FileNotFoundError:
             return None
-        nodes = [NodeRecord(**n) for n in raw.pop("nodes", [])]
-        return cls(nodes=nodes, **raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{path} is not JSON ({exc}); delete it if no Kafka of ours runs"
+            ) from None
+        try:
+            nodes = [NodeRecord(**n) for n in raw.pop("nodes", [])]
+            return cls(nodes=nodes, **raw)
+        except (TypeError, AttributeError) as exc:
+            raise ConfigError(
+                f"{path} is not a cluster record ({exc}); if no Kafka of ours runs, "
+                "delete it or run `python -m infra kafka down --wipe`"
+            ) from None
 
 
 def state_file(data_dir: Path) -> Path:

@@ -29,10 +29,6 @@ class ConfigError(FleetError):
     """Settings that cannot work, found before anything starts."""
 
 
-class KafkaUnavailable(FleetError):
-    """No Kafka cluster answered within the bounded wait."""
-
-
 def _preview(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

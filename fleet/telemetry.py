@@ -175,10 +175,31 @@ def _reason(error_type: str) -> str:
     return _REASONS.get(error_type, "wrong_type")
 
 
-def _field_name(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc if not isinstance(p, int)]
+def _field_name(loc: tuple[int | str, ...], error_type: str) -> str:
+    # The wire name, whether the record came as JSON or as Python names; an
+    # unknown key is named as it was sent.
+    names = {} if error_type == "extra_forbidden" else VSS_PATHS
+    parts = [names.get(str(p), str(p)) for p in loc if not isinstance(p, int)]
     indexes = "".join(f"[{p}]" for p in loc if isinstance(p, int))
     return (".".join(parts) or "<record>") + indexes
+
+
+def _contract_error(exc: ValidationError) -> ContractError:
+    first = exc.errors(include_url=False)[0]
+    return ContractError(
+        _field_name(first["loc"], first["type"]),
+        None if first["type"] == "missing" else first.get("input"),
+        first["msg"],
+        reason=_reason(first["type"]),
+    )
+
+
+def new_event(**values: Any) -> TelemetryEvent:
+    """Build an event from attribute names, raising `ContractError` as decoding does."""
+    try:
+        return TelemetryEvent(**values)
+    except ValidationError as exc:
+        raise _contract_error(exc) from None
 
 
 def decode_event(raw: bytes | str) -> TelemetryEvent:
@@ -196,13 +217,7 @@ def decode_event(raw: bytes | str) -> TelemetryEvent:
         # are for Python code.
         return TelemetryEvent.model_validate_json(raw, by_alias=True, by_name=False)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise ContractError(
-            _field_name(first["loc"]),
-            None if first["type"] == "missing" else first.get("input"),
-            first["msg"],
-            reason=_reason(first["type"]),
-        ) from None
+        raise _contract_error(exc) from None
 
 
 def encode_event(event: TelemetryEvent) -> bytes:

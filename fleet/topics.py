@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -98,6 +100,7 @@ def ensure_topics(
     }
     existing = admin.list_topics(timeout=timeout).topics
     changes: list[str] = []
+    raced: list[str] = []
 
     missing = [
         NewTopic(name, spec.partitions, rf, config=conf)
@@ -110,9 +113,14 @@ def ensure_topics(
         try:
             future.result()
         except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                raced.append(name)  # metadata was stale or another provisioner won
+                continue
             raise ProvisioningError(f"cannot create topic {name}: {exc.args[0].str()}") from exc
         spec = wanted[name][0]
         changes.append(f"created {name} ({spec.partitions} partitions, replication factor {rf})")
+    if raced:
+        existing = {**existing, **_wait_for_metadata(admin, raced, timeout)}
 
     grow = []
     for name, (spec, _) in wanted.items():
@@ -136,6 +144,28 @@ def ensure_topics(
     return changes
 
 
+def _wait_for_metadata(admin: AdminClient, names: list[str], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=timeout).topics
+        found = {n: topics[n] for n in names if n in topics}
+        if len(found) == len(names) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+_MIN_ISR = "min.insync.replicas"
+
+
+def _lowers_durability(current: dict[str, str], diff: dict[str, str]) -> bool:
+    # Provisioning never weakens a topic: with a broker down the cluster looks
+    # smaller than it is, and lowering min.insync.replicas would silently
+    # accept writes that one more failure would lose.
+    if _MIN_ISR not in diff or current.get(_MIN_ISR) is None:
+        return False
+    return int(diff[_MIN_ISR]) < int(current[_MIN_ISR])
+
+
 def _align_configs(admin: AdminClient, wanted: dict[str, dict[str, str]]) -> list[str]:
     if not wanted:
         return []
@@ -145,6 +175,9 @@ def _align_configs(admin: AdminClient, wanted: dict[str, dict[str, str]]) -> lis
     for resource, future in admin.describe_configs(resources).items():
         current = {k: v.value for k, v in future.result().items()}
         diff = {k: v for k, v in wanted[resource.name].items() if current.get(k) != v}
+        if _lowers_durability(current, diff):
+            log.warning("%s: keeping min.insync.replicas %s", resource.name, current.get(_MIN_ISR))
+            diff.pop(_MIN_ISR)
         if diff:
             entries = [
                 ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)

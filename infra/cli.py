@@ -10,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,7 +21,7 @@ from fleet.topics import ensure_topics, platform_topics
 from infra import cluster, jars, status
 from infra.config import InfraSettings
 from infra.errors import InfraError
-from infra.node import kill_node
+from infra.node import is_ours, kill_node
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -33,8 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmds = kafka.add_subparsers(dest="command", required=True)
 
     up = cmds.add_parser("up", help="start the cluster (or the nodes of it that are down)")
-    up.add_argument("--brokers", type=int, choices=(1, 3), default=1)
-    up.add_argument("--port-base", type=int, default=None, help="first broker port (9092)")
+    up.add_argument(
+        "--brokers", type=int, choices=(1, 3), default=None,
+        help="1 or 3; default: the recorded cluster's size, else 1",
+    )  # fmt: skip
+    up.add_argument(
+        "--port-base", type=_port_base, default=None,
+        help="first broker port (default 9092; controllers listen 100 above)",
+    )  # fmt: skip
     up.add_argument("--no-topics", action="store_true", help="skip provisioning the topics")
 
     down = cmds.add_parser("down", help="stop the processes `up` started, and only those")
@@ -50,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     kill = cmds.add_parser("kill", help="SIGKILL one node, to watch the cluster fail over")
     kill.add_argument("--node", type=int, required=True)
     return parser
+
+
+def _port_base(text: str) -> int:
+    value = int(text)
+    if not 1024 <= value <= 65_000:
+        raise argparse.ArgumentTypeError("must lie between 1024 and 65000")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     except KafkaException as exc:
         err.print(f"[bold red]error:[/] Kafka did not answer: {escape(exc.args[0].str())}")
         err.print("[bold]next:[/] check the cluster with `python -m infra kafka status`")
+        return 1
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        err.print(f"[bold red]error:[/] setting {escape(where)}: {escape(problem['msg'])}")
+        err.print("[bold]next:[/] fix it in the environment (INFRA_*, KAFKA_*, TOPIC_*) or .env")
+        return 1
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err.print("[bold]next:[/] check the path and its permissions, then run this again")
         return 1
     except KeyboardInterrupt:
         return 130
@@ -98,8 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         what = f"stopped node(s) {stopped}" if stopped else "no Kafka process of ours was running"
         out.print(what + ("; data wiped" if args.wipe else ""))
     elif args.command == "status":
-        bootstrap = KafkaSettings().bootstrap(data_dir)
-        info = status.collect(bootstrap, cluster.load(data_dir), internal=args.internal)
+        info = status.collect(KafkaSettings(), cluster.load(data_dir), internal=args.internal)
         if args.json:
             sys.stdout.write(json.dumps(info, indent=2) + "\n")
         else:
@@ -108,7 +131,13 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "topics":
         kafka = KafkaSettings()
         admin = AdminClient(kafka.admin_config())
-        brokers = len(admin.list_topics(timeout=10).brokers)
+        live = len(admin.list_topics(timeout=10).brokers)
+        record = cluster.load(data_dir)
+        # The cluster's size, not the brokers alive now: a topic made while one
+        # broker is down must still get three replicas.
+        brokers = (
+            record.brokers if record and record.bootstrap_servers == kafka.bootstrap() else live
+        )
         changes = ensure_topics(admin, platform_topics(), brokers=brokers)
         out.print("\n".join(changes) if changes else "topics already as declared; nothing changed")
     elif args.command == "jars":
@@ -118,9 +147,10 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "kill":
         record = cluster.load(data_dir)
         node = next((n for n in record.nodes if n.node_id == args.node), None) if record else None
-        if node is None:
+        if node is None or not is_ours(node):
             raise InfraError(
-                f"no node {args.node} in the local cluster", "see `python -m infra kafka status`"
+                f"node {args.node} of the local cluster is not running",
+                "see `python -m infra kafka status`",
             )
         kill_node(node)
         out.print(f"node {args.node} killed; `python -m infra kafka up` restarts it")

@@ -17,6 +17,7 @@ class InfraSettings(BaseSettings):
 
     java_home: Path | None = None
     """Where Java 17+ lives; ``JAVA_HOME`` and then ``PATH`` are tried otherwise."""
+    java_home_env: Path | None = Field(default=None, validation_alias="JAVA_HOME")
     kafka_libs_dir: Path = REPO_ROOT / ".cache" / "kafka" / "libs"
     kafka_heap: str = "512m"
     port_base: int = Field(default=9092, ge=1024, le=65000)
@@ -24,3 +25,4 @@ class InfraSettings(BaseSettings):
     start_timeout_s: float = 120.0
     stop_timeout_s: float = 30.0
     maven: str = "mvn"
+    maven_timeout_s: float = 900.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ def kafka_version(pom: Path = POM) -> str:
 
 def find_java(settings: InfraSettings) -> Path:
     """A Java 17+ executable, from INFRA_JAVA_HOME, JAVA_HOME or PATH."""
-    homes = [settings.java_home, os.environ.get("JAVA_HOME")]
+    homes = [settings.java_home, settings.java_home_env]
     candidates = [Path(h) / "bin" / "java" for h in homes if h]
     on_path = shutil.which("java")
     if on_path:
@@ -93,7 +92,15 @@ def resolve_jars(settings: InfraSettings, pom: Path = POM) -> Path:
         maven, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
         "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, timeout=settings.maven_timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise InfraError(
+            f"Maven did not finish resolving the Kafka jars within {settings.maven_timeout_s:.0f}s",
+            "check the network to Maven Central, then run `make setup` again",
+        ) from None
     if proc.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise InfraError(
@@ -106,12 +113,3 @@ def resolve_jars(settings: InfraSettings, pom: Path = POM) -> Path:
     shutil.rmtree(libs, ignore_errors=True)
     staging.rename(libs)
     return libs
-
-
-def classpath(settings: InfraSettings) -> str:
-    if not jars_ready(settings):
-        raise InfraError(
-            f"the Kafka jars are not in {settings.kafka_libs_dir}",
-            "run `make setup` (or `python -m infra kafka jars`) first",
-        )
-    return str(settings.kafka_libs_dir / "*")

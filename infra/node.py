@@ -51,8 +51,14 @@ def plan_nodes(data_dir: Path, brokers: int, port_base: int) -> list[NodePlan]:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
+
+    Never one that starts with ``-``: command-line tools would read it as an option.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def render_properties(node: NodePlan, nodes: list[NodePlan]) -> str:
@@ -124,7 +130,7 @@ def format_storage(node: NodePlan, cluster_id: str, java: Path, classpath: str) 
         return
     cmd = java_command(
         java, classpath, "256m", "kafka.tools.StorageTool",
-        "format", "-t", cluster_id, "-c", str(node.config_file), "--ignore-formatted",
+        "format", f"--cluster-id={cluster_id}", "-c", str(node.config_file), "--ignore-formatted",
     )  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

@@ -11,6 +11,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from fleet.cluster_state import ClusterRecord
+from fleet.config import KafkaSettings
 from infra.errors import InfraError
 from infra.node import is_ours
 
@@ -35,14 +36,23 @@ def active_controller(log_dirs: Iterable[Path]) -> int | None:
     return best[0] if best else None
 
 
+def _addresses(bootstrap: str) -> set[str]:
+    return {a.strip().replace("localhost:", "127.0.0.1:") for a in bootstrap.split(",")}
+
+
 def collect(
-    bootstrap: str, record: ClusterRecord | None, *, internal: bool = False, timeout: float = 5.0
+    kafka: KafkaSettings,
+    record: ClusterRecord | None,
+    *,
+    internal: bool = False,
+    timeout: float = 5.0,
 ) -> dict[str, Any]:
     """Everything `kafka status` shows, as plain data (the --json output)."""
-    ours = record is not None and record.bootstrap_servers == bootstrap
+    bootstrap = kafka.bootstrap()
+    ours = record is not None and bool(_addresses(record.bootstrap_servers) & _addresses(bootstrap))
     # log_level 2: a broker that is down is reported in the result, not as log noise
     admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 2}
+        kafka.admin_config(**{"socket.timeout.ms": int(timeout * 1000), "log_level": 2})
     )
     try:
         desc = admin.describe_cluster(request_timeout=timeout).result()
@@ -106,49 +116,87 @@ def collect(
 
 
 def consumer_groups(admin: AdminClient, timeout: float) -> list[dict[str, Any]]:
-    """Every consumer group with its committed offset, log end and lag per partition."""
+    """Every consumer group with its committed offset, log end and lag per partition.
+
+    A partition a member holds but has never committed shows ``committed:
+    null`` and its lag from the log start (the platform's consumers start
+    from the earliest offset). A group whose coordinator cannot be reached
+    (a broker just died) is listed with its error instead of failing it all.
+    """
     listing = admin.list_consumer_groups(request_timeout=timeout).result()
     ids = sorted(g.group_id for g in listing.valid)
     if not ids:
         return []
-    descriptions = {
-        gid: f.result()
-        for gid, f in admin.describe_consumer_groups(ids, request_timeout=timeout).items()
-    }
-    committed: dict[str, list[TopicPartition]] = {}
-    for gid in ids:
+    groups: dict[str, dict[str, Any]] = {}
+    positions: dict[str, dict[tuple[str, int], int | None]] = {}
+    for gid, future in admin.describe_consumer_groups(ids, request_timeout=timeout).items():
+        try:
+            desc = future.result()
+        except KafkaException as exc:
+            groups[gid] = _unknown(gid, exc)
+            continue
+        groups[gid] = {
+            "group": gid,
+            "state": str(desc.state).rsplit(".", 1)[-1].lower(),
+            "members": len(desc.members),
+            "error": None,
+        }
+        positions[gid] = {
+            (tp.topic, tp.partition): None
+            for m in desc.members
+            for tp in (m.assignment.topic_partitions if m.assignment else [])
+        }
+    for gid in list(positions):
         request = [ConsumerGroupTopicPartitions(gid)]
         for _, future in admin.list_consumer_group_offsets(
             request, request_timeout=timeout
         ).items():
-            committed[gid] = [tp for tp in future.result().topic_partitions if tp.offset >= 0]
-    wanted = {TopicPartition(tp.topic, tp.partition) for tps in committed.values() for tp in tps}
-    ends: dict[tuple[str, int], int] = {}
-    if wanted:
-        specs = {tp: OffsetSpec.latest() for tp in wanted}
-        for tp, future in admin.list_offsets(specs, request_timeout=timeout).items():
             try:
-                ends[(tp.topic, tp.partition)] = future.result().offset
-            except KafkaException:
-                continue  # partition without a leader right now: lag unknown
-    groups = []
-    for gid in ids:
-        desc = descriptions[gid]
+                committed = future.result().topic_partitions
+            except KafkaException as exc:
+                groups[gid] = _unknown(gid, exc)
+                del positions[gid]
+                continue
+            for tp in committed:
+                if tp.offset >= 0:
+                    positions[gid][(tp.topic, tp.partition)] = tp.offset
+
+    wanted = {key for pos in positions.values() for key in pos}
+    ends = _offsets(admin, wanted, OffsetSpec.latest(), timeout)
+    starts = _offsets(admin, wanted, OffsetSpec.earliest(), timeout)
+    for gid, pos in positions.items():
         parts: list[dict[str, Any]] = []
-        total = 0
-        for tp in sorted(committed.get(gid, []), key=lambda t: (t.topic, t.partition)):
-            end = ends.get((tp.topic, tp.partition))
-            lag = None if end is None else max(0, end - tp.offset)
-            total += lag or 0
+        for (topic, partition), offset in sorted(pos.items()):
+            end = ends.get((topic, partition))
+            base = offset if offset is not None else starts.get((topic, partition))
+            lag = None if end is None or base is None else max(0, end - base)
             parts.append({
-                "topic": tp.topic, "partition": tp.partition,
-                "committed": tp.offset, "end": end, "lag": lag,
+                "topic": topic, "partition": partition,
+                "committed": offset, "end": end, "lag": lag,
             })  # fmt: skip
-        groups.append({
-            "group": gid,
-            "state": str(desc.state).rsplit(".", 1)[-1].lower(),
-            "members": len(desc.members),
-            "partitions": parts,
-            "total_lag": total,
-        })  # fmt: skip
-    return groups
+        lags = [p["lag"] for p in parts]
+        groups[gid]["partitions"] = parts
+        groups[gid]["total_lag"] = None if None in lags else sum(lags)
+    return [groups[gid] for gid in ids]
+
+
+def _unknown(gid: str, exc: KafkaException) -> dict[str, Any]:
+    return {
+        "group": gid, "state": "unknown", "members": None, "error": exc.args[0].str(),
+        "partitions": [], "total_lag": None,
+    }  # fmt: skip
+
+
+def _offsets(
+    admin: AdminClient, keys: set[tuple[str, int]], spec: OffsetSpec, timeout: float
+) -> dict[tuple[str, int], int]:
+    if not keys:
+        return {}
+    found = {}
+    request = {TopicPartition(t, p): spec for t, p in keys}
+    for tp, future in admin.list_offsets(request, request_timeout=timeout).items():
+        try:
+            found[(tp.topic, tp.partition)] = future.result().offset
+        except KafkaException:
+            continue  # no leader for this partition right now: unknown
+    return found

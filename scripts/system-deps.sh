@@ -7,7 +7,8 @@ java_ok() {
     command -v java >/dev/null &&
         java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'
 }
-java_ok || need+=(openjdk-17-jre-headless)
+# default-jre-headless is 17 on Debian 12 and 21 on Debian 13; Kafka 4 and Spark 4 run on both.
+java_ok || need+=(default-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 

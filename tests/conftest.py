@@ -29,16 +29,17 @@ TESTCONTAINERS_IMAGE = os.environ.get("KAFKA_TEST_IMAGE", "confluentinc/cp-kafka
 
 def _local_broker(data_dir: Path) -> Iterator[str]:
     try:
-        result = cluster.up(data_dir, 1, port_base=free_port_base(1))
-    except InfraError as exc:
-        pytest.fail(
-            f"could not start a Kafka broker for the tests: {exc.cause}\n{exc.details}\n"
-            f"next: {exc.next_step}",
-            pytrace=False,
-        )
-    try:
+        try:
+            result = cluster.up(data_dir, 1, port_base=free_port_base(1))
+        except InfraError as exc:
+            pytest.fail(
+                f"could not start a Kafka broker for the tests: {exc.cause}\n{exc.details}\n"
+                f"next: {exc.next_step}",
+                pytrace=False,
+            )
         yield result.record.bootstrap_servers
     finally:
+        # Whatever happened, no broker of this run outlives it.
         cluster.down(data_dir, wipe=True)
 
 

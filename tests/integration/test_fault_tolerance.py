@@ -34,11 +34,11 @@ MESSAGES = 3000
 def three_brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     data_dir = tmp_path_factory.mktemp("three-brokers")
     env = infra_env(data_dir, free_port_base(3))
-    up = run_infra("kafka", "up", "--brokers", "3", env=env)
-    assert up.returncode == 0, up.stderr
-    record = ClusterRecord.read(state_file(data_dir))
-    assert record is not None
     try:
+        up = run_infra("kafka", "up", "--brokers", "3", env=env)
+        assert up.returncode == 0, up.stderr
+        record = ClusterRecord.read(state_file(data_dir))
+        assert record is not None
         yield {"env": env, "data_dir": data_dir, "record": record}
     finally:
         run_infra("kafka", "down", "--wipe", env=env)
@@ -143,10 +143,17 @@ def test_killing_the_controller_loses_no_acknowledged_message(three_brokers):
     assert info["controller"] in {1, 2, 3} - {victim_id}
 
     # `up` restarts only the node that is down; it rejoins and catches up.
-    restarted = run_infra("kafka", "up", "--brokers", "3", env=env)
+    restarted = run_infra("kafka", "up", env=env)
     assert restarted.returncode == 0, restarted.stderr
     info = status_json(env)
     assert info["brokers_up"] == [1, 2, 3]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        parts = next(t for t in status_json(env)["topics"] if t["name"] == topic)["partitions"]
+        if all(len(p["isr"]) == 3 for p in parts):
+            break
+        time.sleep(1)
+    assert all(victim_id in p["isr"] for p in parts), "the restarted broker should catch up"
     record_after = ClusterRecord.read(state_file(data_dir))
     assert record_after is not None
     assert [n.pid for n in record_after.nodes if n.node_id != victim_id] == [

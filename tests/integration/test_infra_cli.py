@@ -19,6 +19,15 @@ def _pids(data_dir) -> list[int]:
     return [n.pid for n in record.nodes]
 
 
+def _kafka_processes_under(data_dir) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if "kafka.Kafka" in cmdline and any(str(data_dir) in arg for arg in cmdline):
+            found.append(proc)
+    return found
+
+
 def test_up_status_down_lifecycle(tmp_path):
     base = free_port_base(1)
     env = infra_env(tmp_path, base)
@@ -33,7 +42,7 @@ def test_up_status_down_lifecycle(tmp_path):
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stderr
         assert _pids(tmp_path) == pids
-        assert sum("kafka.Kafka" in p.cmdline() for p in map(psutil.Process, pids)) == 1
+        assert len(_kafka_processes_under(tmp_path)) == 1
 
         info = status_json(env)
         assert info["bootstrap_servers"] == f"127.0.0.1:{base}"
@@ -45,9 +54,7 @@ def test_up_status_down_lifecycle(tmp_path):
         down = run_infra("kafka", "down", "--wipe", env=env)
     assert down.returncode == 0, down.stderr
     assert "stopped node(s) [1]" in down.stdout
-    assert not any(
-        psutil.pid_exists(p) and "kafka.Kafka" in psutil.Process(p).cmdline() for p in pids
-    )
+    assert _kafka_processes_under(tmp_path) == []
     assert not (tmp_path / "kafka").exists()
 
     gone = run_infra("kafka", "status", env=env, timeout=60)
@@ -120,6 +127,7 @@ def test_status_reports_each_groups_lag_per_partition(
 ):
     from confluent_kafka import TopicPartition
 
+    from fleet.config import KafkaSettings
     from infra.status import collect
     from tests.utils.kafka import produce_all, wait_for_assignment
 
@@ -132,7 +140,7 @@ def test_status_reports_each_groups_lag_per_partition(
     # The group has finished with the first five records of each partition.
     consumer.commit(offsets=[TopicPartition(topic, p, 5) for p in (0, 1)], asynchronous=False)
 
-    info = collect(kafka_bootstrap, None)
+    info = collect(KafkaSettings(bootstrap_servers=kafka_bootstrap), None)
     (entry,) = [g for g in info["consumer_groups"] if g["group"] == group]
     mine = {p["partition"]: p for p in entry["partitions"] if p["topic"] == topic}
     assert entry["members"] == 1

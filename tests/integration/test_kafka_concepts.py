@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter, defaultdict
 
 from aiokafka import AIOKafkaProducer
@@ -107,7 +108,8 @@ def test_a_consumer_that_comes_back_resumes_from_its_committed_offset(
     first = make_consumer(group)
     first.subscribe([topic])
     processed = []
-    while len(processed) < 5:
+    deadline = time.monotonic() + 30
+    while len(processed) < 5 and time.monotonic() < deadline:
         msg = first.poll(1.0)
         if msg is None:
             continue

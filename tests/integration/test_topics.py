@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from confluent_kafka.admin import ConfigResource, ResourceType
 
-from fleet.topics import TopicSpec, ensure_topics
+from fleet.topics import TopicSpec, ensure_topics, platform_topics
 from tests.utils.kafka import unique
 
 
@@ -39,13 +41,12 @@ def test_ensure_topics_grows_partitions_and_fixes_drifted_config(admin):
     assert _config(admin, name)["retention.ms"] == "7200000"
 
 
-def test_the_platform_topics_exist_with_explicit_retention(admin, kafka_bootstrap):
-    from fleet.topics import platform_topics
-
-    brokers = len(admin.list_topics(timeout=10).brokers)
-    ensure_topics(admin, platform_topics(), brokers=brokers)
+def test_the_platform_topic_specs_provision_with_explicit_retention(admin):
+    # Copies under uuid names: a shared cluster's real fleet.* topics stay untouched.
+    specs = [replace(s, name=unique(s.name)) for s in platform_topics()]
+    ensure_topics(admin, specs, brokers=1)
 
     topics = admin.list_topics(timeout=10).topics
-    for spec in platform_topics():
+    for spec in specs:
         assert len(topics[spec.name].partitions) == spec.partitions
         assert _config(admin, spec.name)["retention.ms"] == spec.config["retention.ms"]

@@ -11,7 +11,13 @@ from typing import Any
 
 
 def infra_env(data_dir: Path, port_base: int | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "INFRA_"))}
+    # The test's own cluster, not the developer's: drop what points elsewhere,
+    # keep the rest (INFRA_JAVA_HOME, INFRA_START_TIMEOUT_S, ...).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "INFRA_PORT_BASE")
+    }
     env["DATA_DIR"] = str(data_dir)
     if port_base is not None:
         env["INFRA_PORT_BASE"] = str(port_base)

@@ -180,3 +180,13 @@ def test_python_construction_is_as_strict_as_the_wire():
         full_event(event_time=datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
     with pytest.raises(ValueError):
         full_event(coolant_temp="90")
+
+
+def test_building_an_event_in_python_raises_the_contract_error_too():
+    from fleet.telemetry import new_event
+
+    with pytest.raises(ContractError) as caught:
+        new_event(vin=VIN, seq=1, event_time=datetime(2026, 1, 1, tzinfo=UTC), oil_pressure=-1.0)
+    assert caught.value.field == "Vehicle.Powertrain.CombustionEngine.EOP"
+    assert caught.value.reason == "out_of_range"
+    assert new_event(vin=VIN, seq=1, event_time=datetime(2026, 1, 1, tzinfo=UTC)).seq == 1
