@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -18,7 +19,7 @@ from rich.table import Table
 from fleet.config import KafkaSettings, PlatformSettings
 from fleet.errors import FleetError
 from fleet.topics import ensure_topics, platform_topics
-from infra import cluster, jars, status
+from infra import cluster, jars, mqtt, status
 from infra.config import InfraSettings
 from infra.errors import InfraError
 from infra.node import is_ours, kill_node
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     kill = cmds.add_parser("kill", help="SIGKILL one node, to watch the cluster fail over")
     kill.add_argument("--node", type=int, required=True)
+
+    broker = services.add_parser("mqtt", help="a local Mosquitto for the MQTT ingest path")
+    mqtt_cmds = broker.add_subparsers(dest="command", required=True)
+    mqtt_cmds.add_parser("up", help="start Mosquitto on 127.0.0.1 (INFRA_MQTT_PORT, 1883)")
+    mqtt_cmds.add_parser("down", help="stop the Mosquitto `up` started, and only that one")
+    mqtt_st = mqtt_cmds.add_parser("status", help="whether it runs, where, how many vehicle users")
+    mqtt_st.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -100,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     data_dir = PlatformSettings().data_dir
+    if args.service == "mqtt":
+        return _run_mqtt(args, data_dir)
     settings = InfraSettings()
     if args.command == "up":
         with err.status("starting Kafka...") as spinner:
@@ -154,6 +164,28 @@ def _run(args: argparse.Namespace) -> int:
             )
         kill_node(node)
         out.print(f"node {args.node} killed; `python -m infra kafka up` restarts it")
+    return 0
+
+
+def _run_mqtt(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.command == "up":
+        record, started = mqtt.up(data_dir)
+        what = "Mosquitto started" if started else "Mosquitto is already running; nothing started"
+        err.print(f"{what} (pid {record.pid}, log {record.log})")
+        out.print(f"mqtt: 127.0.0.1:{record.port}", highlight=False)
+    elif args.command == "down":
+        pid = mqtt.down(data_dir)
+        out.print(f"stopped Mosquitto (pid {pid})" if pid else "no Mosquitto of ours was running")
+    else:
+        info = mqtt.status(data_dir)
+        if args.json:
+            sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        elif info["running"]:
+            out.print(f"Mosquitto up at {info['address']} (pid {info['pid']}), "
+                      f"{info['vehicle_users']} vehicle user(s)", highlight=False)  # fmt: skip
+        else:
+            out.print("Mosquitto is not running; start it with `python -m infra mqtt up`")
+        return 0 if info["running"] else 3
     return 0
 
 

@@ -11,6 +11,10 @@ java_ok() {
 java_ok || need+=(default-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# The MQTT ingest path: Mosquitto (in /usr/sbin, often not on a user's PATH) and its
+# command-line clients, handy to publish a record by hand.
+{ command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null || need+=(mosquitto)
+command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 
 if ((${#need[@]} == 0)); then
     exit 0
