@@ -1,4 +1,4 @@
-"""``python -m cold_path archive``: land fleet.telemetry in the master dataset."""
+"""``python -m cold_path archive|batch``: the cold path's two jobs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 
-from cold_path.archive import Archiver
 from cold_path.config import ColdPathSettings
 from fleet.config import KafkaSettings
 
@@ -20,18 +19,44 @@ def main(argv: list[str] | None = None) -> int:
         "--idle-exit", type=float, default=None, metavar="SECONDS",
         help="stop once nothing has arrived for this long (for bounded runs)",
     )  # fmt: skip
+    cmds.add_parser("batch", help="recompute the batch views from the master dataset (Spark)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    settings = ColdPathSettings()
+    return _archive(settings, args.idle_exit) if args.command == "archive" else _batch(settings)
 
-    archiver = Archiver(ColdPathSettings(), KafkaSettings())
+
+def _archive(settings: ColdPathSettings, idle_exit: float | None) -> int:
+    from cold_path.archive import Archiver
+
+    archiver = Archiver(settings, KafkaSettings())
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: archiver.stop())
-    stats = archiver.run(idle_exit_s=args.idle_exit)
+    stats = archiver.run(idle_exit_s=idle_exit)
     sys.stderr.write(
         f"archived {stats.records} records ({stats.invalid} failed the contract, "
         f"{stats.skipped} already archived) in {stats.files} files under {archiver.master}\n"
+    )
+    return 0
+
+
+def _batch(settings: ColdPathSettings) -> int:
+    from cold_path import batch
+    from cold_path.spark import session
+    from fleet.store import connect
+
+    spark = session(settings)
+    try:
+        result = batch.run(spark, connect(), settings)
+    finally:
+        spark.stop()
+    for path, reason in result.excluded_files:
+        sys.stderr.write(f"excluded unreadable file {path}: {reason}\n")
+    sys.stderr.write(
+        f"batch version {result.version}: {result.events} events up to {result.watermark}, "
+        f"{result.vehicles} vehicles\n"
     )
     return 0
 

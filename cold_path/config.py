@@ -26,5 +26,15 @@ class ColdPathSettings(BaseSettings):
     roll_max_age_s: float = Field(default=30.0, gt=0)
     """A partition's records are on disk at most this long after the first arrived."""
 
+    spark_master: str = "local[*]"
+    """``local[*]`` on this machine, ``spark://host:7077`` for a standalone cluster."""
+    spark_shuffle_partitions: int = Field(default=8, ge=1)
+    spark_driver_memory: str = "1g"
+    watermark_lag_s: float = Field(default=60.0, ge=0)
+    """How far behind the newest archived event the batch declares itself complete:
+    room for records still in flight between the cars, Kafka and the archiver."""
+    smoothing_readings: int = Field(default=5, ge=1)
+    """Fuel-level readings averaged at each end of a refuel-free stretch (sensor noise)."""
+
     def master(self) -> Path:
         return self.master_dir or PlatformSettings().data_dir / "master"

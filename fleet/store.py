@@ -1,0 +1,147 @@
+"""The serving store: the tables the cold path (batch views) and the hot path
+(speed views) write and the serving layer reads. SQLAlchemy 2 Core; SQLite
+under ``DATA_DIR`` by default, PostgreSQL (or anything SQLAlchemy speaks) by
+``DATABASE_URL``.
+
+Batch views are versioned. A batch run writes its rows under a new version
+and then, in one transaction, points ``batch_current`` at it: readers see the
+old version or the new one, never half of one. Each version carries its
+watermark, the event time up to which it is complete.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Dialect
+
+from fleet.config import PlatformSettings
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, also on SQLite (which keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+batch_runs = Table(
+    "batch_runs",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    Column("watermark", UtcDateTime()),
+    Column("events", BigInteger, nullable=False, default=0),
+    Column("invalid_records", BigInteger, nullable=False, default=0),
+    Column("excluded_files", Integer, nullable=False, default=0),
+)
+
+batch_current = Table(
+    "batch_current",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: one row, one pointer
+    Column("version", Integer, ForeignKey("batch_runs.version"), nullable=False),
+)
+
+vehicle_efficiency = Table(
+    "batch_vehicle_efficiency",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("vin", String(17), primary_key=True),
+    Column("distance_km", Float, nullable=False),
+    Column("fuel_used_l", Float, nullable=False),
+    Column("refuelled_l", Float, nullable=False),
+    Column("refuels", Integer, nullable=False),
+    Column("l_per_100km", Float),
+    Column("rank", Integer),
+    Column("first_event", UtcDateTime()),
+    Column("last_event", UtcDateTime()),
+)
+
+trip_efficiency = Table(
+    "batch_trip_efficiency",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("vin", String(17), primary_key=True),
+    Column("trip_id", String(64), primary_key=True),
+    Column("origin", String(64)),
+    Column("destination", String(64)),
+    Column("distance_km", Float, nullable=False),
+    Column("fuel_used_l", Float, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("l_per_100km", Float),
+)
+
+
+class StoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = PlatformSettings().data_dir / "serving.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine with the schema created; SQLite in WAL mode so readers never block the writer."""
+    engine = create_engine(url or StoreSettings().url())
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    metadata.create_all(engine)
+    return engine
+
+
+def current_version(engine: Engine) -> tuple[int, datetime | None] | None:
+    """The published batch version and its watermark, or None before the first run."""
+    query = (
+        select(batch_runs.c.version, batch_runs.c.watermark)
+        .join(batch_current, batch_current.c.version == batch_runs.c.version)
+        .where(batch_current.c.id == 1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return (row.version, row.watermark) if row else None

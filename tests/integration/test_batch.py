@@ -1,0 +1,83 @@
+"""Archive a short stream from a real broker, run the batch over it, read the views back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cold_path import batch
+from cold_path.archive import Archiver
+from cold_path.config import ColdPathSettings
+from fleet.store import batch_runs, connect, current_version, vehicle_efficiency
+from fleet.telemetry import TelemetryEvent, encode_event
+from tests.utils.kafka import produce_all
+
+START = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+CARS = {  # VIN: (litres per reading, refuel of 20 l at reading 30?)
+    "1HGCM82633A004352": (0.02, False),
+    "1M8GDM9AXKP042788": (0.03, False),
+    "WVWZZZ1JZXW000001": (0.02, True),
+}
+
+
+def stream() -> list[tuple[bytes, bytes]]:
+    out = []
+    for i in range(60):
+        for vin, (drain, refuels) in CARS.items():
+            litres = 40 - drain * i + (20 if refuels and i >= 30 else 0)
+            ev = TelemetryEvent(
+                vin=vin, seq=i, event_time=START + timedelta(seconds=10 * i),
+                odometer=1000 + 0.2 * i, fuel_litres=litres, trip_id=f"{vin[-4:]}-1",
+                origin="depot", destination="airport",
+            )  # fmt: skip
+            out.append((vin.encode(), encode_event(ev)))
+    return out
+
+
+def test_batch_views_land_in_the_store_with_their_watermark(
+    tmp_path, spark, kafka_settings, new_topic, producer, group_id
+):
+    topic = new_topic(3)
+    produce_all(producer, topic, stream())
+    settings = ColdPathSettings(
+        topic=topic, group_id=group_id("cold-path"), master_dir=tmp_path / "master",
+        watermark_lag_s=0, spark_shuffle_partitions=2,
+    )  # fmt: skip
+    Archiver(settings, kafka_settings).run(idle_exit_s=3)
+    broken = (
+        tmp_path
+        / "master"
+        / "event_date=2026-11-25"
+        / "fleet.telemetry-p999-000000000000-000000000009.parquet"
+    )
+    broken.write_bytes(b"PAR1 this is not a parquet file")
+    engine = connect(f"sqlite:///{tmp_path / 'serving.db'}")
+
+    first = batch.run(spark, engine, settings)
+    second = batch.run(spark, engine, settings)
+
+    # Every car's last reading is at START + 590 s: complete up to there, exclusive.
+    assert first.watermark == START + timedelta(seconds=590)
+    assert first.events == 3 * 59
+    assert [p for p, _ in first.excluded_files] == [str(broken)]
+    assert current_version(engine) == (second.version, first.watermark)
+    with engine.connect() as conn:
+        rows = {
+            r.vin: r
+            for r in conn.execute(
+                select(vehicle_efficiency).where(vehicle_efficiency.c.version == second.version)
+            )
+        }
+        versions = conn.execute(select(batch_runs.c.version)).scalars().all()
+    assert versions == [first.version, second.version]
+    steady, thirsty, refuelled = (rows[v] for v in CARS)
+    assert steady.distance_km == pytest.approx(11.6)
+    assert steady.l_per_100km == pytest.approx(10.0)
+    assert thirsty.l_per_100km == pytest.approx(15.0)
+    # The refuel costs the one reading interval it hides, nothing more.
+    assert refuelled.fuel_used_l == pytest.approx(1.14)
+    assert refuelled.refuelled_l == pytest.approx(19.98)
+    assert (refuelled.refuels, steady.refuels) == (1, 0)
+    assert [steady.rank, refuelled.rank, thirsty.rank] == [2, 1, 3]
