@@ -2,8 +2,9 @@
 
 Fuel used is not "first level minus last level" (that reads every refuel as
 negative consumption). Each car's readings, in event-time order, are cut into
-stretches at every refuel (a rise of more than `REFUEL_MIN_LITRES`); within a
-stretch the tank only drains, so the fuel used is the level at its start
+stretches at every refuel (a run of rising readings that adds up to more than
+`REFUEL_MIN_LITRES`; each reading of the run starts a stretch of its own, which
+burns nothing); within a stretch the tank only drains, so the fuel used is the level at its start
 minus the level at its end. The gauge is noisy, so each end is the mean of
 the first or last ``smoothing`` readings of the stretch. Those means sit
 ``(smoothing - 1) / 2`` readings inside the stretch, so their difference is
@@ -23,21 +24,32 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from fleet.metrics import MIN_DISTANCE_KM, REFUEL_MIN_LITRES
+from fleet.metrics import FUEL_RISE_EPSILON_LITRES, MIN_DISTANCE_KM, REFUEL_MIN_LITRES
 
 
 def _stretches(events: DataFrame, keys: list[str], smoothing: int) -> DataFrame:
     """One row per refuel-free stretch of each ``keys`` group: start and end levels."""
     order = Window.partitionBy(*keys).orderBy("event_time", "seq")
-    readings = (
+    upto_here = order.rowsBetween(Window.unboundedPreceding, 0)
+    # A pump adds fuel over many readings (0.6 l/s is 3 l between two readings
+    # 5 s apart, 0.6 l at 1 Hz): a refuel is a run of rising readings whose
+    # total rise passes REFUEL_MIN_LITRES. Shorter rises are gauge noise.
+    rising = (
         events.where(F.col("fuel_litres").isNotNull())
-        .withColumn("_rise", F.col("fuel_litres") - F.lag("fuel_litres").over(order))
+        .withColumn("_step", F.col("fuel_litres") - F.lag("fuel_litres").over(order))
+        .withColumn("_up", F.coalesce(F.col("_step") > FUEL_RISE_EPSILON_LITRES, F.lit(False)))
         .withColumn(
-            "_refuel", F.coalesce((F.col("_rise") > REFUEL_MIN_LITRES).cast("int"), F.lit(0))
+            "_run_start", F.col("_up") & ~F.coalesce(F.lag("_up").over(order), F.lit(False))
         )
+        .withColumn("_run", F.sum(F.col("_run_start").cast("int")).over(upto_here))
+    )
+    run_rise = Window.partitionBy(*keys, "_run", "_up")
+    readings = (
+        rising.withColumn("_run_total", F.sum("_step").over(run_rise))
         .withColumn(
-            "stretch", F.sum("_refuel").over(order.rowsBetween(Window.unboundedPreceding, 0))
+            "_refuel", (F.col("_up") & (F.col("_run_total") > REFUEL_MIN_LITRES)).cast("int")
         )
+        .withColumn("stretch", F.sum("_refuel").over(upto_here))
     )
     by_stretch = Window.partitionBy(*keys, "stretch")
     half = (smoothing - 1) / 2
@@ -49,6 +61,8 @@ def _stretches(events: DataFrame, keys: list[str], smoothing: int) -> DataFrame:
         .groupBy(*keys, "stretch")
         .agg(
             F.count("*").alias("n"),
+            # A stretch opened by the first reading of a refuel run counts one refuel.
+            F.max((F.col("_refuel") == 1) & F.col("_run_start")).cast("int").alias("_opens_refuel"),
             F.avg(F.when(F.col("_asc") <= smoothing, F.col("fuel_litres"))).alias("_start_mean"),
             F.avg(F.when(F.col("_desc") <= smoothing, F.col("fuel_litres"))).alias("_end_mean"),
             F.max(F.when(F.col("_asc") == 1, F.col("fuel_litres"))).alias("_first"),
@@ -82,7 +96,7 @@ def _refuelled(stretches: DataFrame, keys: list[str]) -> DataFrame:
         .agg(
             F.sum("used_l").alias("fuel_used_l"),
             F.coalesce(F.sum(F.greatest("_gain", F.lit(0.0))), F.lit(0.0)).alias("refuelled_l"),
-            (F.count("*") - 1).cast("int").alias("refuels"),
+            F.sum("_opens_refuel").cast("int").alias("refuels"),
         )
     )
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 REFUEL_MIN_LITRES = 3.0
-"""A rise of the tank level larger than this between two readings is a refuel.
+"""A run of rising tank readings that adds up to more than this is a refuel.
 Gauge noise is a fraction of a litre; the smallest refuel worth the name is more."""
+
+FUEL_RISE_EPSILON_LITRES = 0.05
+"""A reading this much above the one before counts as rising (gauge resolution)."""
 
 MIN_DISTANCE_KM = 1.0
 """Below this, litres per 100 km says more about the gauge than about the car."""

@@ -42,6 +42,26 @@ def test_a_refuel_mid_trip_is_not_negative_consumption(spark):
     assertDataFrameEqual(got, expected)
 
 
+def test_a_refuel_spread_over_many_readings_is_one_refuel(spark):
+    # A pump adds 0.6 l/s: at 1 Hz no single step looks like a refuel.
+    pumping = [(20.0, 30 + 0.6 * i) for i in range(1, 51)]
+    readings = [(0, 31), (10, 30.5), (20, 30)] + pumping + [(30, 59.5), (40, 59)]
+    df = events(spark, readings)
+
+    got = vehicle_efficiency(df, smoothing=1).first()
+
+    assert got.refuels == 1
+    assert got.refuelled_l == pytest.approx(30.0)
+    assert got.fuel_used_l == pytest.approx(2.0)  # 31 -> 30, then 60 -> 59
+    assert got.l_per_100km == pytest.approx(5.0)
+
+
+def test_small_rises_are_gauge_noise_not_refuels(spark):
+    df = events(spark, [(0, 40), (10, 39), (20, 39.5), (30, 38), (40, 38.4), (50, 37)])
+    got = vehicle_efficiency(df, smoothing=1).first()
+    assert (got.refuels, got.fuel_used_l) == (0, pytest.approx(3.0))
+
+
 def test_gauge_noise_averages_out_at_both_ends(spark):
     true_levels = [50, 49, 48, 47, 46, 45]
     noise = [0.3, -0.3, 0.0, 0.3, -0.3, 0.0]
