@@ -9,7 +9,7 @@ JARS := .cache/kafka/libs/.resolved-from
 BROKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps test test-unit lint format kafka-up kafka-down kafka-status clean
+.PHONY: help setup system-deps test test-unit bench lint format kafka-up kafka-down kafka-status clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ test: setup ## the whole suite: unit tests, then integration tests against a rea
 
 test-unit: setup ## unit tests only (no broker)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: setup ## benchmarks on a scratch broker, side by side with their references (docs/benchmarks.md)
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: setup ## ruff format check, ruff lint, mypy
 	$(VENV)/bin/ruff format --check .

@@ -22,8 +22,8 @@ from pyspark.sql import SparkSession
 from fleet.config import KafkaSettings
 from infra import cluster
 from infra.errors import InfraError
+from infra.ports import free_port_base
 from tests.utils.kafka import create_topic, unique
-from tests.utils.ports import free_port_base
 
 TESTCONTAINERS_IMAGE = os.environ.get("KAFKA_TEST_IMAGE", "confluentinc/cp-kafka:8.0.0")
 

@@ -21,9 +21,9 @@ from fleet.cluster_state import ClusterRecord, state_file
 from fleet.config import KafkaSettings
 from fleet.topics import TELEMETRY, TopicSpec, ensure_topics
 from infra.node import kill_node
+from infra.ports import free_port_base
 from tests.utils.cli import infra_env, run_infra, status_json
 from tests.utils.kafka import unique
-from tests.utils.ports import free_port_base
 
 pytestmark = pytest.mark.cluster
 

@@ -9,8 +9,8 @@ import psutil
 
 from fleet.cluster_state import ClusterRecord, state_file
 from fleet.topics import platform_topics
+from infra.ports import free_port_base
 from tests.utils.cli import infra_env, run_infra, status_json
-from tests.utils.ports import free_port_base
 
 
 def _pids(data_dir) -> list[int]:

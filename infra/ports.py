@@ -1,4 +1,4 @@
-"""Free loopback ports for the brokers tests start, away from a developer's own cluster."""
+"""Free loopback ports for clusters that tests and benchmarks start, away from the dev cluster."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Fleet simulator: physically plausible car telemetry with labelled faults, keyed by VIN."""

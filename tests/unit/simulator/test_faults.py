@@ -1,0 +1,127 @@
+"""An injected fault moves the signals the real fault would, and only those."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from fleet.alerts import AlertKind
+from fleet.telemetry import VSS_PATHS, TelemetryEvent
+from simulator.config import SEEDED_START
+from simulator.faults import PlannedFault, plan_faults
+from simulator.truth import fault_rows
+from tests.unit.simulator.helpers import by_car, records, simulation
+
+CAR, AT, LENGTH = 3, 300.0, 1200.0
+DURATION = 1800.0
+
+# kind -> (attribute that must change, whether it goes down)
+EFFECTS = {
+    AlertKind.ENGINE_OVERHEAT: ("coolant_temp", False),
+    AlertKind.OIL_PRESSURE_LOW: ("oil_pressure", True),
+    AlertKind.BATTERY_LOW: ("battery_voltage", True),
+}
+SIGNALS = [name for name in VSS_PATHS if name != "vin"]
+
+
+def _runs(kind: AlertKind, detail: int = 1) -> tuple[list[TelemetryEvent], list[TelemetryEvent]]:
+    """The faulty car's events without and with the fault; every other car must not change."""
+    fault = PlannedFault(AT, CAR, kind, LENGTH, detail)
+    base = simulation(hz=0.5, duration_s=DURATION, faults=[])
+    hit = simulation(hz=0.5, duration_s=DURATION, faults=[fault])
+    key = hit.fleet.vins[CAR].encode()
+    plain, faulty = records(base), records(hit)
+    assert [r for r in plain if r[0] != key] == [r for r in faulty if r[0] != key]
+    return (by_car([r for r in plain if r[0] == key])[key.decode()],
+            by_car([r for r in faulty if r[0] == key])[key.decode()])  # fmt: skip
+
+
+def _changed(a: list[TelemetryEvent], b: list[TelemetryEvent]) -> set[str]:
+    return {name for x, y in zip(a, b, strict=True) for name in SIGNALS
+            if getattr(x, name) != getattr(y, name)}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(EFFECTS))
+def test_fault_moves_only_its_signal(kind: AlertKind) -> None:
+    base, hit = _runs(kind)
+    signal, down = EFFECTS[kind]
+    assert _changed(base, hit) == {signal}
+    # Compare with the engine running: a parked car has no oil pressure either way.
+    before = [getattr(e, signal) for e in base if e.engine_speed]
+    after = [getattr(e, signal) for e in hit if e.engine_speed]
+    if down:
+        assert min(after) < min(before) * 0.8 or min(after) < min(before) - 0.5
+    else:
+        assert max(after) > 110.0 > max(before)
+
+
+def test_puncture_deflates_one_tyre() -> None:
+    base, hit = _runs(AlertKind.TYRE_PRESSURE_LOW, detail=2)
+    assert _changed(base, hit) == {"tyre_rear_left"}
+    assert min(e.tyre_rear_left or 0 for e in hit) < 200 < min(e.tyre_rear_left or 0 for e in base)
+
+
+def test_trouble_code_appears_only_during_the_fault() -> None:
+    base, hit = _runs(AlertKind.DTC_ACTIVE)
+    assert _changed(base, hit) == {"dtcs"}
+    start = SEEDED_START + timedelta(seconds=AT)
+    end = start + timedelta(seconds=LENGTH)
+    # Stamps carry the car's phase (< one period) on top of the instant sampled.
+    edge = timedelta(seconds=2)
+    for event in hit:
+        if start + edge < event.event_time < end:
+            assert event.dtcs == ("P0171",)
+        elif not (start <= event.event_time <= end + edge):
+            assert event.dtcs is None
+
+
+def test_silent_car_sends_nothing_for_the_window_then_resumes() -> None:
+    base, hit = _runs(AlertKind.VEHICLE_SILENT)
+    gap = max((b.event_time - a.event_time).total_seconds()
+              for a, b in zip(hit, hit[1:], strict=False))  # fmt: skip
+    assert LENGTH - 3 <= gap <= LENGTH + 3
+    assert [e.seq for e in hit] == list(range(len(hit))), "seq counts sent records, no holes"
+    sent = {(e.event_time, e.speed, e.coolant_temp) for e in hit}
+    assert sent <= {(e.event_time, e.speed, e.coolant_temp) for e in base}
+    assert len(hit) < len(base)
+
+
+def test_harsh_episode_brings_harder_acceleration() -> None:
+    base, hit = _runs(AlertKind.HARSH_DRIVING)
+    window = [e for e in hit if AT < (e.event_time - SEEDED_START).total_seconds() < AT + LENGTH]
+    calm = [e for e in base if AT < (e.event_time - SEEDED_START).total_seconds() < AT + LENGTH]
+    assert max(abs(e.acceleration or 0) for e in window) > max(
+        abs(e.acceleration or 0) for e in calm
+    )
+
+
+def test_truth_lists_the_fault_with_its_window() -> None:
+    sim = simulation(
+        duration_s=DURATION, faults=[PlannedFault(AT, CAR, AlertKind.BATTERY_LOW, LENGTH)]
+    )
+    records(sim)
+    (row,) = fault_rows(sim)
+    assert row == {"vin": sim.fleet.vins[CAR], "kind": "battery_low",
+                   "start": "2026-01-05T05:05:00.000Z",
+                   "end": "2026-01-05T05:25:00.000Z"}  # fmt: skip
+
+
+def test_planned_rate_matches_the_setting() -> None:
+    plan = plan_faults(np.random.default_rng(1), cars=1000, duration_s=3600, rate=0.5)
+    assert 400 < len(plan) < 600
+    assert {f.kind for f in plan} == set(AlertKind)
+    assert plan_faults(np.random.default_rng(1), cars=1000, duration_s=3600, rate=0) == []
+
+
+def test_low_fuel_driver_drives_on_below_the_warning() -> None:
+    sim = simulation(cars=30, hz=0.1, duration_s=3 * 3600, seed=8,
+                     faults=[PlannedFault(60.0, -1, AlertKind.FUEL_LOW, 5400.0)])  # fmt: skip
+    recs = records(sim)
+    (row,) = fault_rows(sim)
+    assert row["kind"] == "fuel_low"
+    events = by_car([r for r in recs if r[0] == row["vin"].encode()])[row["vin"]]
+    during = [e for e in events if row["start"] <= e.event_time.isoformat() < row["end"]]
+    low = [e for e in during if e.fuel_level is not None and e.fuel_level < 10.0]
+    assert low and any(e.speed for e in low), "the car keeps driving on a low tank"
