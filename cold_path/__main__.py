@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from cold_path.config import ColdPathSettings
 from fleet.config import KafkaSettings
@@ -20,11 +21,16 @@ def main(argv: list[str] | None = None) -> int:
         help="stop once nothing has arrived for this long (for bounded runs)",
     )  # fmt: skip
     cmds.add_parser("batch", help="recompute the batch views from the master dataset (Spark)")
+    score = cmds.add_parser("score", help="score the fuel-efficiency view against simulator truth")
+    score.add_argument("--truth", type=Path, required=True, metavar="DIR",
+                       help="the simulator's --truth-out directory (vehicles.jsonl)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = ColdPathSettings()
+    if args.command == "score":
+        return _score(args.truth)
     return _archive(settings, args.idle_exit) if args.command == "archive" else _batch(settings)
 
 
@@ -59,6 +65,35 @@ def _batch(settings: ColdPathSettings) -> int:
         f"{result.vehicles} vehicles\n"
     )
     return 0
+
+
+def _score(truth: Path) -> int:
+    from cold_path.score import MAX_ERROR, MIN_SPEARMAN, score
+    from fleet.store import connect
+
+    try:
+        result = score(connect(), truth)
+    except (LookupError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    out = sys.stdout
+    out.write(f"batch version {result.version}: {len(result.vehicles)} vehicles in the truth\n")
+    worst = sorted(result.vehicles, key=lambda v: -(v.relative_error or 0))[:5]
+    for v in worst:
+        err = "-" if v.relative_error is None else f"{v.relative_error:.2%}"
+        est = "-" if v.estimated is None else f"{v.estimated:.3f}"
+        out.write(f"  {v.vin}  estimated {est}  true {v.true:.3f}  error {err}\n")
+    max_err, med = result.max_error, result.median_error
+    rho = result.spearman
+    out.write(
+        f"max error {'-' if max_err is None else f'{max_err:.2%}'} (target <= {MAX_ERROR:.0%}), "
+        f"median {'-' if med is None else f'{med:.2%}'}\n"
+        f"ranking Spearman {'-' if rho is None else f'{rho:.4f}'} (target >= {MIN_SPEARMAN})\n"
+    )
+    if result.missing:
+        out.write(f"missing from the view: {', '.join(result.missing)}\n")
+    out.write("targets met\n" if result.passed else "targets NOT met\n")
+    return 0 if result.passed else 1
 
 
 if __name__ == "__main__":
