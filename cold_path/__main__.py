@@ -90,6 +90,10 @@ def _score(truth: Path) -> int:
         f"median {'-' if med is None else f'{med:.2%}'}\n"
         f"ranking Spearman {'-' if rho is None else f'{rho:.4f}'} (target >= {MIN_SPEARMAN})\n"
     )
+    agreed = result.routes_compared - len(result.route_disagreements)
+    out.write(f"route recommendations: {agreed} of {result.routes_compared} pairs agree\n")
+    for line in result.route_disagreements:
+        out.write(f"  {line}\n")
     if result.missing:
         out.write(f"missing from the view: {', '.join(result.missing)}\n")
     out.write("targets met\n" if result.passed else "targets NOT met\n")

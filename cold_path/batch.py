@@ -19,9 +19,15 @@ from sqlalchemy import Engine, Table, delete, insert, update
 from cold_path.config import ColdPathSettings
 from cold_path.efficiency import trip_efficiency, vehicle_efficiency
 from cold_path.extract import extract
+from cold_path.routes import (
+    class_efficiency,
+    route_ranking,
+    segment_hour_stats,
+    trip_routes,
+    with_class,
+)
+from fleet import store
 from fleet.store import batch_current, batch_runs
-from fleet.store import trip_efficiency as trip_table
-from fleet.store import vehicle_efficiency as vehicle_table
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +68,21 @@ def run(spark: SparkSession, engine: Engine, settings: ColdPathSettings) -> Batc
     events = data.events.where(F.col("event_time") < F.lit(mark)) if mark else data.events.limit(0)
     events = events.cache()
     count = events.count()
-    vehicles = _rows(vehicle_efficiency(events, smoothing=settings.smoothing_readings))
-    trips = _rows(trip_efficiency(events, smoothing=settings.smoothing_readings))
-    events.unpersist()
+    vehicles_df = vehicle_efficiency(events, smoothing=settings.smoothing_readings).cache()
+    trips_df = trip_efficiency(events, smoothing=settings.smoothing_readings).cache()
+    views = {
+        store.vehicle_efficiency: _rows(with_class(vehicles_df)),
+        store.trip_efficiency: _rows(trips_df),
+        store.class_efficiency: _rows(class_efficiency(vehicles_df)),
+        store.route_rankings: _rows(route_ranking(trip_routes(events, trips_df))),
+        store.segment_hour_stats: _rows(segment_hour_stats(events)),
+    }
+    vehicles = views[store.vehicle_efficiency]
+    for df in (events, vehicles_df, trips_df):
+        df.unpersist()
     version = publish(
         engine,
-        {vehicle_table: vehicles, trip_table: trips},
+        views,
         started=started, watermark=mark, events=count, excluded=len(data.excluded),
     )  # fmt: skip
     log.info(

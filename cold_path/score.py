@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
 from sqlalchemy import Engine, select
 
-from fleet.store import current_version, vehicle_efficiency
+from fleet.store import current_version, route_rankings, vehicle_efficiency
 
 MAX_ERROR = 0.02
 MIN_SPEARMAN = 0.99
@@ -30,6 +30,9 @@ class Score:
     spearman: float | None
     missing: list[str]
     """VINs the truth has and the view lacks (or has without a figure)."""
+    routes_compared: int = 0
+    route_disagreements: list[str] = field(default_factory=list)
+    """Origin-destination pairs whose recommendation is not the truly cheapest route."""
 
     @property
     def max_error(self) -> float | None:
@@ -49,6 +52,7 @@ class Score:
             and self.max_error <= MAX_ERROR
             and self.spearman is not None
             and self.spearman >= MIN_SPEARMAN
+            and not self.route_disagreements
         )
 
 
@@ -104,4 +108,29 @@ def score(engine: Engine, truth_dir: Path) -> Score:
     paired = [(v.estimated, v.true) for v in vehicles if v.estimated is not None]
     rho = spearman([p[0] for p in paired], [p[1] for p in paired])
     missing = [v.vin for v in vehicles if v.estimated is None]
-    return Score(version, vehicles, rho, missing)
+    compared, disagreements = _routes(engine, version, truth_dir / "routes.jsonl")
+    return Score(version, vehicles, rho, missing, compared, disagreements)
+
+
+def _routes(engine: Engine, version: int, truth_file: Path) -> tuple[int, list[str]]:
+    """Compare each pair's recommended route with the truly cheapest route the fleet drove."""
+    if not truth_file.exists():
+        return 0, []
+    cheapest = {}
+    for pair in map(json.loads, truth_file.read_text().splitlines()):
+        driven = [r for r in pair["routes"] if r.get("trips") and r.get("mean_fuel_l") is not None]
+        if driven:
+            best = min(driven, key=lambda r: r["mean_fuel_l"])
+            cheapest[(pair["origin"], pair["destination"])] = best["route_id"]
+    query = select(route_rankings).where(
+        route_rankings.c.version == version, route_rankings.c.recommended
+    )
+    with engine.connect() as conn:
+        recommended = {(r.origin, r.destination): r.route for r in conn.execute(query)}
+    pairs = sorted(set(recommended) & set(cheapest))
+    wrong = [
+        f"{o} -> {d}: recommended {recommended[(o, d)]}, cheapest {cheapest[(o, d)]}"
+        for o, d in pairs
+        if recommended[(o, d)] != cheapest[(o, d)]
+    ]
+    return len(pairs), wrong

@@ -17,6 +17,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -81,6 +82,7 @@ vehicle_efficiency = Table(
     metadata,
     Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
     Column("vin", String(17), primary_key=True),
+    Column("vehicle_class", String(32)),
     Column("distance_km", Float, nullable=False),
     Column("fuel_used_l", Float, nullable=False),
     Column("refuelled_l", Float, nullable=False),
@@ -103,6 +105,49 @@ trip_efficiency = Table(
     Column("fuel_used_l", Float, nullable=False),
     Column("duration_s", Float, nullable=False),
     Column("l_per_100km", Float),
+)
+
+
+class_efficiency = Table(
+    "batch_class_efficiency",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("vehicle_class", String(32), primary_key=True),
+    Column("vehicles", Integer, nullable=False),
+    Column("distance_km", Float, nullable=False),
+    Column("fuel_used_l", Float, nullable=False),
+    Column("l_per_100km", Float),
+)
+
+route_rankings = Table(
+    "batch_route_rankings",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("origin", String(64), primary_key=True),
+    Column("destination", String(64), primary_key=True),
+    Column("route", String(512), primary_key=True),
+    Column("trips", Integer, nullable=False),
+    Column("mean_duration_s", Float, nullable=False),
+    Column("mean_fuel_l", Float, nullable=False),
+    Column("mean_distance_km", Float, nullable=False),
+    Column("rank_fuel", Integer, nullable=False),
+    Column("rank_time", Integer, nullable=False),
+    Column("recommended", Boolean, nullable=False),
+)
+
+segment_hour_stats = Table(
+    "batch_segment_hour_stats",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("segment_id", String(64), primary_key=True),
+    Column("hour", Integer, primary_key=True),
+    Column("samples", Integer, nullable=False),
+    Column("mean_speed_kmh", Float),
+    Column("p50_speed_kmh", Float),
+    Column("p90_speed_kmh", Float),
+    Column("passes", Integer),
+    Column("p50_time_s", Float),
+    Column("p90_time_s", Float),
 )
 
 

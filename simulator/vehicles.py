@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fleet.registry import WMI_BY_CLASS
 from fleet.vin import with_check_digit
 
 
@@ -26,26 +27,25 @@ class VehicleClass:
     fuel_mj_per_l: float  # lower heating value: petrol 32-34, diesel 36
     tyre_kpa: float  # recommended cold gauge pressure
     rpm_per_kmh: tuple[float, ...]  # per gear, 1st to 6th
-    wmi: str  # world manufacturer identifier in the VIN (fictional makers)
     share: float  # fraction of the fleet
 
 
 CLASSES: tuple[VehicleClass, ...] = (
     VehicleClass(
         "small_petrol", 1_150, 0.62, 0.010, 45, 0.55, 0.24, 32.0, 230,
-        (120.0, 70.0, 48.0, 37.0, 30.0, 25.0), "WF1", 0.35,
+        (120.0, 70.0, 48.0, 37.0, 30.0, 25.0), 0.35,
     ),
     VehicleClass(
         "sedan_petrol", 1_500, 0.68, 0.010, 55, 0.75, 0.25, 32.0, 240,
-        (110.0, 64.0, 44.0, 34.0, 27.0, 22.0), "WF2", 0.25,
+        (110.0, 64.0, 44.0, 34.0, 27.0, 22.0), 0.25,
     ),
     VehicleClass(
         "suv_petrol", 1_900, 0.90, 0.011, 65, 0.90, 0.24, 32.0, 250,
-        (105.0, 62.0, 42.0, 32.0, 26.0, 21.0), "WF3", 0.20,
+        (105.0, 62.0, 42.0, 32.0, 26.0, 21.0), 0.20,
     ),
     VehicleClass(
         "van_diesel", 2_300, 1.15, 0.012, 80, 0.90, 0.30, 36.0, 340,
-        (95.0, 55.0, 38.0, 29.0, 23.0, 19.0), "WF4", 0.20,
+        (95.0, 55.0, 38.0, 29.0, 23.0, 19.0), 0.20,
     ),
 )  # fmt: skip
 CLASS_INDEX = {c.name: i for i, c in enumerate(CLASSES)}
@@ -92,7 +92,7 @@ def make_fleet(cars: int, rng: np.random.Generator) -> Fleet:
             body = "".join(rng.choice(_VIN_CHARS, size=5).tolist())
             year = _MODEL_YEARS[int(rng.integers(len(_MODEL_YEARS)))]
             serial = f"{int(rng.integers(1_000_000)):06d}"
-            vin = with_check_digit(f"{CLASSES[cls].wmi}{body}0{year}A{serial}")
+            vin = with_check_digit(f"{WMI_BY_CLASS[CLASSES[cls].name]}{body}0{year}A{serial}")
             if vin not in seen:
                 break
         seen.add(vin)

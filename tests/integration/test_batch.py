@@ -81,3 +81,5 @@ def test_batch_views_land_in_the_store_with_their_watermark(
     assert refuelled.refuelled_l == pytest.approx(19.98)
     assert (refuelled.refuels, steady.refuels) == (1, 0)
     assert [steady.rank, refuelled.rank, thirsty.rank] == [2, 1, 3]
+    # Makers outside the fleet registry have no class (fleet.registry).
+    assert {r.vehicle_class for r in rows.values()} == {None}
