@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     score = cmds.add_parser("score", help="score the fuel-efficiency view against simulator truth")
     score.add_argument("--truth", type=Path, required=True, metavar="DIR",
                        help="the simulator's --truth-out directory (vehicles.jsonl)")  # fmt: skip
+    report = cmds.add_parser("report", help="write the HTML fleet report and CSV files")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = ColdPathSettings()
     if args.command == "score":
         return _score(args.truth)
+    if args.command == "report":
+        return _report(args.out)
     return _archive(settings, args.idle_exit) if args.command == "archive" else _batch(settings)
 
 
@@ -64,6 +68,19 @@ def _batch(settings: ColdPathSettings) -> int:
         f"batch version {result.version}: {result.events} events up to {result.watermark}, "
         f"{result.vehicles} vehicles\n"
     )
+    return 0
+
+
+def _report(out: Path) -> int:
+    from cold_path.report import write_report
+    from fleet.store import connect
+
+    try:
+        page = write_report(connect(), out)
+    except (LookupError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    sys.stdout.write(f"report: {page}\n")
     return 0
 
 
