@@ -146,6 +146,9 @@ def render_conf(paths: MqttPaths, settings: MqttSettings) -> str:
         f"user {getpass.getuser()}",
         f"listener {settings.port} 127.0.0.1",
         "allow_anonymous false",
+        # A client's id is its user name: no car can take over the bridge's
+        # persistent session (and the messages queued in it) by claiming its id.
+        "use_username_as_clientid true",
         f"password_file {paths.passwd}",
         f"acl_file {paths.acl}",
         "persistence true",

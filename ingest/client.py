@@ -47,7 +47,8 @@ def issue_credentials(vins: Iterable[str], data_dir: Path) -> dict[str, str]:
 
 
 class HttpTransport:
-    """Buffers records per VIN and posts batches of ``batch_size`` with that VIN's token.
+    """Buffers records per VIN and posts batches of ``batch_size`` with that VIN's token,
+    or whatever a car has once its oldest record waited ``max_wait_s`` (wall time).
 
     A 503 is retried after its ``Retry-After``; a retried batch may repeat
     records Kafka already has, which their ``(VIN, seq)`` identity makes harmless.
@@ -55,7 +56,7 @@ class HttpTransport:
 
     def __init__(
         self, base_url: str, tokens: dict[str, str], *, batch_size: int = 100,
-        timeout: float = 30.0, max_retries: int = 30,
+        timeout: float = 30.0, max_retries: int = 30, max_wait_s: float = 1.0,
     ) -> None:  # fmt: skip
         self.tokens = tokens
         self.batch_size = batch_size
@@ -64,11 +65,15 @@ class HttpTransport:
         self.retries = 0
         self._http = httpx.Client(base_url=base_url, timeout=timeout)
         self._buffers: dict[str, list[bytes]] = defaultdict(list)
+        self._since: dict[str, float] = {}
+        self.max_wait_s = max_wait_s
 
     def send(self, records: Iterable[Record]) -> None:
         for key, value in records:
             vin = key.decode()
             buffer = self._buffers[vin]
+            if not buffer:
+                self._since[vin] = time.monotonic()
             buffer.append(value)
             self.sent += 1
             self.bytes_sent += len(value)
@@ -83,7 +88,14 @@ class HttpTransport:
             "Content-Type": "application/json",
         }
         for _ in range(self.max_retries + 1):
-            response = self._http.post("/v1/telemetry", content=body, headers=headers)
+            try:
+                response = self._http.post("/v1/telemetry", content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                self.failed += len(values)
+                raise SendError(
+                    f"the gateway at {self._http.base_url} did not answer ({exc}); "
+                    "is `python -m ingest` running?"
+                ) from None
             if response.status_code != 503:
                 break
             self.retries += 1
@@ -100,7 +112,13 @@ class HttpTransport:
         return response
 
     def poll(self, timeout: float) -> None:
-        time.sleep(timeout)  # every post already waited for its answer
+        """Post every car's records that waited ``max_wait_s``: a slow car is not held back."""
+        started = time.monotonic()
+        for vin, buffer in self._buffers.items():
+            if buffer and started - self._since[vin] >= self.max_wait_s:
+                self.post(vin, buffer)
+                buffer.clear()
+        time.sleep(max(0.0, timeout - (time.monotonic() - started)))
 
     def flush(self, timeout: float) -> int:
         for vin, buffer in self._buffers.items():

@@ -65,14 +65,18 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    result = run(
-        sim,
-        transport,
-        speedup=settings.speedup,
-        stop=stop,
-        flush_timeout=settings.flush_timeout,
-        console=err if settings.progress else None,
-    )
+    try:
+        result = run(
+            sim,
+            transport,
+            speedup=settings.speedup,
+            stop=stop,
+            flush_timeout=settings.flush_timeout,
+            console=err if settings.progress else None,
+        )
+    except FleetError as exc:  # the gateway or Mosquitto went away mid-run
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
     if settings.truth_out is not None:
         write_truth(settings.truth_out, sim, run_record(settings, seed, sim, result))
     Console().print(summary_table(settings, result))
@@ -86,6 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _check_gateway(url: str, timeout: float) -> None:
+    import httpx
+
+    try:
+        httpx.get(f"{url}/healthz", timeout=timeout).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise SimulatorError(
+            f"the ingest gateway at {url} is not reachable ({exc}); "
+            "start it with `python -m ingest`"
+        ) from None
+
+
 def _transport(settings: SimSettings, vins: list[str]) -> Transport:
     if settings.output is not None:
         return FileTransport(settings.output)
@@ -97,6 +113,8 @@ def _transport(settings: SimSettings, vins: list[str]) -> Transport:
     # `python -m ingest credential issue` would give it.
     from ingest.client import HttpTransport, MqttTransport, issue_credentials
 
+    if settings.to == "http":
+        _check_gateway(settings.gateway_url, settings.connect_timeout)
     tokens = issue_credentials(vins, PlatformSettings().data_dir)
     if settings.to == "http":
         return HttpTransport(settings.gateway_url, tokens)

@@ -2,8 +2,8 @@
 
 `KafkaTransport` produces to the platform's topic through the shared producer
 settings; `FileTransport` writes JSON lines to a file (``/dev/null`` measures
-generation alone). An HTTP or MQTT transport to the ingest gateway would be a
-third class with the same four methods.
+generation alone). ``ingest.client`` holds the HTTP and MQTT transports to the
+ingest gateway, with the same four methods (``--to http|mqtt``).
 """
 
 from __future__ import annotations

@@ -131,14 +131,36 @@ def test_a_full_producer_queue_is_503_with_retry_after(start_gateway, issue):
     assert response.json()["detail"]["reason"] == "queue_full"
 
 
-def test_metrics_count_accepted_rejected_and_latency(gateway, issue):
-    vin = new_vin()
-    post(gateway, issue(vin), batch([record(vin, 1), record(vin, 2, **{"Vehicle.Speed": -1.0})]))
+def _metrics(gateway) -> dict[str, float]:
     text = httpx.get(f"{gateway.url}/metrics", timeout=10).text
-    assert 'ingest_records_accepted_total{source="http"}' in text
-    assert 'ingest_records_rejected_total{reason="out_of_range",source="http"}' in text
-    assert 'ingest_records_dead_lettered_total{reason="out_of_range",source="http"}' in text
-    assert "ingest_produce_latency_seconds_bucket" in text
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def test_metrics_count_accepted_rejected_and_latency(gateway, issue):
+    accepted = 'ingest_records_accepted_total{source="http"}'
+    rejected = 'ingest_records_rejected_total{reason="out_of_range",source="http"}'
+    dead = 'ingest_records_dead_lettered_total{reason="out_of_range",source="http"}'
+    latency = 'ingest_produce_latency_seconds_count{source="http"'
+    before = _metrics(gateway)
+    vin = new_vin()
+    bad = record(vin, 3, **{"Vehicle.Speed": -1.0})
+    post(gateway, issue(vin), batch([record(vin, 1), record(vin, 2), bad]))
+    after = _metrics(gateway)
+
+    def grew(prefix: str) -> float:
+        # Summed over every label set the name (or name and first labels) starts.
+        def total(values: dict[str, float]) -> float:
+            return sum(v for k, v in values.items() if k == prefix or k.startswith(prefix + ","))
+
+        return total(after) - total(before)
+
+    assert (grew(accepted), grew(rejected), grew(dead)) == (2.0, 1.0, 1.0)
+    assert grew(latency) >= 2.0  # one observation per record Kafka acknowledged
 
 
 def test_openapi_describes_the_endpoint_and_the_event(gateway):

@@ -63,3 +63,12 @@ def test_simulated_cars_publish_through_mosquitto_and_the_bridge(
     seqs = per_car(got)
     assert set(seqs) == vins
     assert all(sorted(set(s)) == list(range(24)) for s in seqs.values())
+
+
+def test_a_gateway_that_is_not_running_is_named_before_anything_is_sent(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    proc = simulate(env, tmp_path, 13, "--to", "http", "--gateway-url", "http://127.0.0.1:9")
+    assert proc.returncode == 2
+    assert "the ingest gateway at http://127.0.0.1:9 is not reachable" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "ingest").exists(), "no credentials issued for a run that never ran"
