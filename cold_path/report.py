@@ -114,7 +114,7 @@ def bar_chart(items: Sequence[tuple[str, float]], unit: str, width: int = 640) -
     rows = []
     for i, (label, value) in enumerate(items):
         y = i * (bar_h + 4)
-        w = (width - label_w - 80) * value / top
+        w = (width - label_w - 120) * value / top  # room for the value label
         rows.append(
             f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{html.escape(label)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#2f7d5b"/>'

@@ -83,3 +83,63 @@ def test_batch_views_land_in_the_store_with_their_watermark(
     assert [steady.rank, refuelled.rank, thirsty.rank] == [2, 1, 3]
     # Makers outside the fleet registry have no class (fleet.registry).
     assert {r.vehicle_class for r in rows.values()} == {None}
+
+
+def naive_efficiency(events, *, smoothing: int = 5):
+    """The bug fleet tools ship: fuel used = first level - last level, refuels ignored."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.window import Window
+
+    whole = (
+        Window.partitionBy("vin")
+        .orderBy("event_time")
+        .rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    )
+    return (
+        events.withColumn("first_l", F.first("fuel_litres").over(whole))
+        .withColumn("last_l", F.last("fuel_litres").over(whole))
+        .groupBy("vin")
+        .agg(
+            (F.max("odometer") - F.min("odometer")).alias("distance_km"),
+            (F.first("first_l") - F.first("last_l")).alias("fuel_used_l"),
+            F.min("event_time").alias("first_event"),
+            F.max("event_time").alias("last_event"),
+        )
+        .withColumn("refuelled_l", F.lit(0.0))
+        .withColumn("refuels", F.lit(0))
+        .withColumn("l_per_100km", F.col("fuel_used_l") / F.col("distance_km") * 100)
+        .withColumn("rank", F.row_number().over(Window.orderBy("l_per_100km")))
+        .select("vin", "distance_km", "fuel_used_l", "refuelled_l", "refuels", "l_per_100km",
+                "rank", "first_event", "last_event")
+    )  # fmt: skip
+
+
+def test_replay_drill_a_bug_is_fixed_by_recomputing_from_the_unchanged_dataset(
+    tmp_path, spark, kafka_settings, new_topic, producer, group_id, monkeypatch
+):
+    topic = new_topic(3)
+    produce_all(producer, topic, stream())
+    master = tmp_path / "master"
+    settings = ColdPathSettings(
+        topic=topic, group_id=group_id("cold-path"), master_dir=master, watermark_lag_s=0,
+        spark_shuffle_partitions=2,
+    )  # fmt: skip
+    Archiver(settings, kafka_settings).run(idle_exit_s=3)
+    engine = connect(f"sqlite:///{tmp_path / 'serving.db'}")
+    dataset = {p: p.read_bytes() for p in master.rglob("*.parquet")}
+    refuelling = "WVWZZZ1JZXW000001"
+
+    def published() -> dict[str, float]:
+        version, _ = current_version(engine)
+        query = select(vehicle_efficiency).where(vehicle_efficiency.c.version == version)
+        with engine.connect() as conn:
+            return {r.vin: r.fuel_used_l for r in conn.execute(query)}
+
+    with monkeypatch.context() as bug:
+        bug.setattr(batch, "vehicle_efficiency", naive_efficiency)
+        batch.run(spark, engine, settings)
+    assert published()[refuelling] == pytest.approx(40 - (60 - 0.02 * 58))  # negative: wrong
+
+    batch.run(spark, engine, settings)  # the fix shipped: recompute, nothing else
+    assert published()[refuelling] == pytest.approx(1.14)
+    assert {p: p.read_bytes() for p in master.rglob("*.parquet")} == dataset
