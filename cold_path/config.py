@@ -30,6 +30,8 @@ class ColdPathSettings(BaseSettings):
     """``local[*]`` on this machine, ``spark://host:7077`` for a standalone cluster."""
     spark_shuffle_partitions: int = Field(default=8, ge=1)
     spark_driver_memory: str = "1g"
+    spark_executor_memory: str = "1g"
+    """Per executor on a cluster; a worker offering less than this runs none."""
     watermark_lag_s: float = Field(default=60.0, ge=0)
     """How far behind the newest archived event the batch declares itself complete:
     room for records still in flight between the cars, Kafka and the archiver."""

@@ -14,6 +14,7 @@ def session(settings: ColdPathSettings, app: str = "fleet-cold-path") -> SparkSe
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.executor.memory", settings.spark_executor_memory)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.parquet.mergeSchema", "false")
         .getOrCreate()
