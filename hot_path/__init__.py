@@ -1,1 +1,1 @@
-"""Faust workers in group hot-path that flag cars needing attention (arrives with its own issue)."""
+"""The hot path: Faust workers in group hot-path that flag cars needing attention now."""

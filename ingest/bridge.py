@@ -23,11 +23,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from fleet.deadletter import Rejection, Source, dead_letter_headers, dead_letter_value
 from fleet.errors import FleetError
 from fleet.telemetry import TelemetryEvent, encode_event
 from infra import mqtt as mqtt_infra
 from ingest.config import IngestSettings
-from ingest.deadletter import Rejection, Source, dead_letter_headers, dead_letter_value
 from ingest.metrics import IngestMetrics
 from ingest.producer import Delivery, Headers, KafkaSink
 from ingest.records import check_record

@@ -6,9 +6,9 @@ import json
 import re
 from dataclasses import dataclass
 
+from fleet.deadletter import Rejection
 from fleet.errors import ContractError
 from fleet.telemetry import VSS_PATHS, TelemetryEvent, decode_event
-from ingest.deadletter import Rejection
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()

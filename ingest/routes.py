@@ -16,9 +16,9 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from fleet.deadletter import Rejection, Source, dead_letter_headers, dead_letter_value
 from fleet.telemetry import TelemetryEvent, encode_event
 from ingest import schemas
-from ingest.deadletter import Rejection, Source, dead_letter_headers, dead_letter_value
 from ingest.deps import Gateway, GatewayDep, VinDep
 from ingest.producer import Delivery, Outgoing
 from ingest.records import BodyError, check_record, split_body

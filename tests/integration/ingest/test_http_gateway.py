@@ -6,9 +6,9 @@ import json
 
 import httpx
 
+from fleet.deadletter import header_map
 from fleet.telemetry import MAX_RECORD_BYTES, decode_event
 from ingest.client import HttpTransport
-from ingest.deadletter import header_map
 from tests.integration.ingest.conftest import keyed
 from tests.unit.ingest.builders import batch, murmur2_partition, new_vin, record
 

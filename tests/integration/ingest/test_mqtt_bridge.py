@@ -13,9 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from fleet.deadletter import header_map
 from fleet.telemetry import decode_event
 from ingest.client import MqttTransport, SendError
-from ingest.deadletter import header_map
 from tests.integration.ingest.conftest import keyed
 from tests.unit.ingest.builders import murmur2_partition, new_vin, record
 from tests.utils.kafka import unique

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fleet.telemetry import MAX_RECORD_BYTES
-from ingest.deadletter import (
+from fleet.deadletter import (
     PROBLEM_LIMIT,
     Rejection,
     dead_letter_headers,
     dead_letter_value,
     header_map,
 )
+from fleet.telemetry import MAX_RECORD_BYTES
 
 
 def test_headers_carry_reason_field_source_time_and_vin():

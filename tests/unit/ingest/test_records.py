@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from fleet.deadletter import Rejection
 from fleet.telemetry import MAX_RECORD_BYTES, TelemetryEvent
-from ingest.deadletter import Rejection
 from ingest.records import BodyError, check_record, split_body
 from tests.unit.ingest.builders import batch, new_vin, record
 

@@ -1,14 +1,14 @@
 """Dead-letter records: the original bytes, and why they were refused, in headers.
 
-Headers (all UTF-8): ``reason`` (a `fleet.telemetry` reason code, or one of
-this package's: ``vin_mismatch``, ``oversized``), ``field`` (wire name, or
-``<record>``/``<body>``), ``problem`` (human-readable), ``source`` (``http``
-or ``mqtt``), ``time`` (ISO-8601 UTC, when the gateway refused it),
-``credential_vin`` (whose credential sent it) and, when the stored bytes are
-only the first `MAX_RECORD_BYTES` of something larger, ``original_size``.
-
-This belongs in `fleet/` next to the contract (every stage that dead-letters
-should write the same headers); it lives here until it moves.
+Every stage that dead-letters writes these headers (all UTF-8): ``reason`` (a
+`fleet.telemetry` reason code, or the ingest gateway's ``vin_mismatch``,
+``oversized``, ...), ``field`` (wire name, or ``<record>``/``<body>``),
+``problem`` (human-readable), ``source`` (``http``, ``mqtt``, ``hot-path``),
+``time`` (ISO-8601 UTC, when it was refused), ``credential_vin`` (whose
+credential sent it; empty where none did) and, when the stored bytes are only
+the first `MAX_RECORD_BYTES` of something larger, ``original_size``. A stage
+that read the record from Kafka adds where: ``topic``, ``partition``,
+``offset``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Literal
 
 from fleet.telemetry import MAX_RECORD_BYTES
 
-Source = Literal["http", "mqtt"]
+Source = Literal["http", "mqtt", "hot-path"]
 PROBLEM_LIMIT = 512
 """Problems quote the offending input; a hostile record must not make the header huge."""
 
@@ -39,8 +39,10 @@ def dead_letter_headers(
     source: Source,
     credential_vin: str | None,
     original_size: int | None = None,
+    origin: tuple[str, int, int] | None = None,
     now: datetime | None = None,
 ) -> list[tuple[str, str | bytes | None]]:
+    """``origin`` is the (topic, partition, offset) a record was consumed from, if it was."""
     when = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
     headers = [
         ("reason", rejection.reason),
@@ -52,6 +54,9 @@ def dead_letter_headers(
     ]
     if original_size is not None:
         headers.append(("original_size", str(original_size)))
+    if origin is not None:
+        topic, partition, offset = origin
+        headers += [("topic", topic), ("partition", str(partition)), ("offset", str(offset))]
     return [(k, v.encode()) for k, v in headers]
 
 

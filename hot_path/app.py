@@ -1,0 +1,35 @@
+"""The hot path's Faust application; topics, tables and agents live in their own modules."""
+
+from __future__ import annotations
+
+import faust
+
+from fleet.config import KafkaSettings, TopicSettings
+from hot_path.config import HotPathSettings
+
+settings = HotPathSettings()
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    """``host:port,host:port`` as Faust wants it: one ``kafka://`` URL per broker."""
+    return [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
+
+
+app = faust.App(
+    settings.app_id,
+    broker=broker_urls(KafkaSettings().bootstrap()),
+    store=settings.store,
+    datadir=str(settings.state_dir()),
+    autodiscover=False,
+    origin="hot_path",
+    # Tables are co-partitioned with fleet.telemetry, so they have its partition count.
+    topic_partitions=TopicSettings().telemetry_partitions,
+    # The worker's start-up sets the cluster's factor (hot_path.__main__); 1 until then.
+    topic_replication_factor=settings.replication_factor or 1,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    web_enabled=settings.web_enabled,
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+)

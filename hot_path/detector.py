@@ -1,0 +1,138 @@
+"""A car's whole hot-path state, and how one reading (or the watermark) advances it.
+
+`observe` runs every rule on a reading and feeds the findings to the alert
+lifecycle; `judge_silence` checks a car against the fleet watermark. Both are
+pure. Only readings newer than the newest one seen from the car move its
+state: a duplicate (same ``(VIN, seq)``, same event time) or a record that
+arrives late or overtaken is history, not news, and must neither count twice
+nor re-open an alert. The state is stored in a Faust table as a plain dict
+(`to_dict` / `from_dict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from fleet.alerts import AlertKind, Severity
+from fleet.telemetry import TelemetryEvent
+from hot_path import rules
+from hot_path.config import RuleSettings
+from hot_path.events import AlertEvent
+from hot_path.lifecycle import OpenAlert, step
+from hot_path.rules import BatteryState, Finding, Since
+from hot_path.rules_chassis import HarshState, TyreState, harsh_driving, tyre_pressure_low
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleState:
+    vin: str
+    partition: int = -1
+    last_time: float | None = None
+    last_seq: int = -1
+    overheat: Since = None
+    oil: Since = None
+    fuel: Since = None
+    dtc: Since = None
+    battery: BatteryState = field(default_factory=BatteryState)
+    tyres: TyreState = field(default_factory=TyreState)
+    harsh: HarshState = field(default_factory=HarshState)
+    alerts: dict[AlertKind, OpenAlert] = field(default_factory=dict)
+
+
+def observe(
+    state: VehicleState, ev: TelemetryEvent, *, partition: int, now: datetime, cfg: RuleSettings
+) -> tuple[VehicleState, list[AlertEvent]] | None:
+    """The next state and the alert events for a reading; None if the reading is not news."""
+    t = ev.event_time.timestamp()
+    if state.last_time is not None and t <= state.last_time:
+        return None
+    overheat, f_overheat = rules.engine_overheat(state.overheat, ev, t, cfg)
+    oil, f_oil = rules.oil_pressure_low(state.oil, ev, t, cfg)
+    fuel, f_fuel = rules.fuel_low(state.fuel, ev, t, cfg)
+    dtc, f_dtc = rules.dtc_active(state.dtc, ev, t, cfg)
+    battery, f_battery = rules.battery_low(state.battery, ev, t, cfg)
+    tyres, f_tyres = tyre_pressure_low(state.tyres, ev, t, cfg)
+    harsh, f_harsh = harsh_driving(state.harsh, ev, t, cfg)
+    findings: dict[AlertKind, Finding | None] = {
+        AlertKind.ENGINE_OVERHEAT: f_overheat,
+        AlertKind.OIL_PRESSURE_LOW: f_oil,
+        AlertKind.TYRE_PRESSURE_LOW: f_tyres,
+        AlertKind.FUEL_LOW: f_fuel,
+        AlertKind.BATTERY_LOW: f_battery,
+        AlertKind.DTC_ACTIVE: f_dtc,
+        AlertKind.HARSH_DRIVING: f_harsh,
+        AlertKind.VEHICLE_SILENT: rules.CLEAR,  # it just spoke
+    }
+    alerts, events = _advance(state, findings, t=t, now=now, cfg=cfg)
+    new = VehicleState(
+        ev.vin, partition, t, ev.seq, overheat, oil, fuel, dtc, battery, tyres, harsh, alerts
+    )
+    return new, events
+
+
+def judge_silence(
+    state: VehicleState, *, mark: float, now: datetime, cfg: RuleSettings
+) -> tuple[VehicleState, AlertEvent | None]:
+    """Open ``vehicle_silent`` for a car that has said nothing since long before ``mark``."""
+    finding = rules.vehicle_silent(state.last_time, mark, cfg)
+    kind = AlertKind.VEHICLE_SILENT
+    if finding is None or kind in state.alerts:
+        return state, None
+    alerts, events = _advance(state, {kind: finding}, t=mark, now=now, cfg=cfg)
+    return replace(state, alerts=alerts), events[0] if events else None
+
+
+def _advance(
+    state: VehicleState,
+    findings: dict[AlertKind, Finding | None],
+    *,
+    t: float,
+    now: datetime,
+    cfg: RuleSettings,
+) -> tuple[dict[AlertKind, OpenAlert], list[AlertEvent]]:
+    alerts = dict(state.alerts)
+    events: list[AlertEvent] = []
+    for kind, finding in findings.items():
+        current = alerts.get(kind)
+        if finding is None or (current is None and not finding.active):
+            continue
+        nxt, event = step(
+            current,
+            finding,
+            vin=state.vin,
+            kind=kind,
+            t=t,
+            now=now,
+            resolve_after_s=cfg.resolve_after_s,
+        )
+        if nxt is None:
+            alerts.pop(kind, None)
+        else:
+            alerts[kind] = nxt
+        if event is not None:
+            events.append(event)
+    return alerts, events
+
+
+def to_dict(state: VehicleState) -> dict[str, Any]:
+    return asdict(state)
+
+
+def from_dict(data: dict[str, Any]) -> VehicleState:
+    tyres = dict(data["tyres"])
+    if tyres["ratios"] is not None:
+        tyres["ratios"] = tuple(tyres["ratios"])
+    alerts = {
+        AlertKind(kind): OpenAlert(a["alert_id"], a["opened_t"], Severity(a["severity"]),
+                                   a["clear_since"])
+        for kind, a in data["alerts"].items()
+    }  # fmt: skip
+    return VehicleState(
+        **{k: v for k, v in data.items() if k not in ("battery", "tyres", "harsh", "alerts")},
+        battery=BatteryState(**data["battery"]),
+        tyres=TyreState(**tyres),
+        harsh=HarshState(**data["harsh"]),
+        alerts=alerts,
+    )

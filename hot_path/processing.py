@@ -1,0 +1,108 @@
+"""One telemetry record through the hot path, against the agent's tables.
+
+`process_record` is what the Faust agent calls for each record: it decodes the
+raw bytes (dead-lettering what the contract refuses), advances the car's state
+in ``vehicles``, and on every ``silence_check_every_s`` of a partition's event
+time judges that partition's cars against the fleet watermark. The tables are
+taken as plain mappings, so unit tests pass dicts and the worker passes Faust
+tables (each write then goes to the changelog partition of the record's
+partition, which is why only the current partition's cars are judged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleet.alerts import AlertKind
+from fleet.deadletter import Rejection
+from fleet.errors import ContractError
+from fleet.telemetry import decode_event
+from hot_path.config import RuleSettings
+from hot_path.deadletter import DeadLetter, dead_letter, rejection
+from hot_path.detector import VehicleState, from_dict, judge_silence, observe, to_dict
+from hot_path.events import AlertEvent
+from hot_path.rules import watermark
+
+Vehicles = MutableMapping[str, dict[str, Any]]
+Watermarks = MutableMapping[str, float]
+EMPTY_VALUE = Rejection("malformed_json", "<record>", "record has no value")
+
+
+@dataclass
+class Outcome:
+    alerts: list[AlertEvent] = field(default_factory=list)
+    dead_letter: DeadLetter | None = None
+    duplicate: bool = False
+
+
+def process_record(
+    key: bytes | None,
+    value: bytes | None,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    vehicles: Vehicles,
+    watermarks: Watermarks,
+    now: datetime,
+    cfg: RuleSettings,
+) -> Outcome:
+    """Alerts opened or resolved by this record, or its dead letter."""
+
+    def refuse(raw: bytes, why: Rejection) -> Outcome:
+        letter = dead_letter(
+            key, raw, why, topic=topic, partition=partition, offset=offset, now=now
+        )
+        return Outcome(dead_letter=letter)
+
+    if value is None:
+        return refuse(b"", EMPTY_VALUE)
+    try:
+        ev = decode_event(value)
+    except ContractError as exc:
+        return refuse(value, rejection(exc))
+    vin = ev.vin
+    stored = vehicles.get(vin)
+    state = from_dict(stored) if stored is not None else VehicleState(ev.vin)
+    result = observe(state, ev, partition=partition, now=now, cfg=cfg)
+    if result is None:
+        return Outcome(duplicate=True)
+    new_state, alerts = result
+    vehicles[vin] = to_dict(new_state)
+    alerts.extend(_judge_partition(vehicles, watermarks, partition, ev.event_time, now, cfg))
+    return Outcome(alerts=alerts)
+
+
+def _judge_partition(
+    vehicles: Vehicles,
+    watermarks: Watermarks,
+    partition: int,
+    event_time: datetime,
+    now: datetime,
+    cfg: RuleSettings,
+) -> list[AlertEvent]:
+    t = event_time.timestamp()
+    part = str(partition)
+    last = watermarks.get(part)
+    if last is not None and t < last + cfg.silence_check_every_s:
+        return []
+    watermarks[part] = t
+    # The fleet's clock is the newest event time of any partition this worker holds:
+    # a partition with few cars still sees time pass when one of them goes quiet.
+    mark = watermark(max(watermarks.values()), cfg)
+    alerts = []
+    silent = AlertKind.VEHICLE_SILENT
+    for vin, data in list(vehicles.items()):
+        last = data["last_time"]
+        if data["partition"] != partition or last is None or silent in data["alerts"]:
+            continue
+        if mark - last < cfg.silent_gap_s:
+            continue
+        state, alert = judge_silence(from_dict(data), mark=mark, now=now, cfg=cfg)
+        if alert is not None:
+            vehicles[vin] = to_dict(state)
+            alerts.append(alert)
+    return alerts

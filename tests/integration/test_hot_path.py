@@ -1,0 +1,139 @@
+"""A real hot-path worker (``python -m hot_path worker``) against the session broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+
+from fleet.deadletter import header_map
+from fleet.telemetry import encode_event
+from hot_path.events import decode_alert
+from simulator.realism import corrupt
+from tests.unit.hot_path.readings import OTHER_VIN, VIN, reading
+from tests.utils.kafka import produce_all, unique
+
+PARTITIONS = 3
+
+
+def stream() -> list[tuple[bytes, bytes]]:
+    """Two cars for 200 s; one shows a trouble code from 20 s to 80 s; one broken record."""
+    records = []
+    for s in range(200):
+        codes = ("P0420",) if 20 <= s < 80 else None
+        records.append((VIN.encode(), encode_event(reading(s, dtcs=codes))))
+        records.append((OTHER_VIN.encode(), encode_event(reading(s, vin=OTHER_VIN))))
+        if s == 100:
+            broken = corrupt(encode_event(reading(s, vin=OTHER_VIN, seq=10_000)), "wrong_type")
+            records.append((OTHER_VIN.encode(), broken))
+    return records
+
+
+@pytest.fixture
+def worker_env(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATA_DIR": str(tmp_path / "data"),
+        "HOT_APP_ID": unique("hot-path"),
+        "HOT_TELEMETRY_TOPIC": new_topic(PARTITIONS),
+        "HOT_ALERTS_TOPIC": new_topic(PARTITIONS),
+        "HOT_DEAD_LETTER_TOPIC": new_topic(1),
+        "HOT_DATA_DIR": str(tmp_path / "hot_path"),
+        "HOT_WEB_ENABLED": "false",
+        "HOT_LOG_LEVEL": "warn",
+        "TOPIC_TELEMETRY_PARTITIONS": str(PARTITIONS),
+    }
+
+
+@pytest.fixture
+def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hot_path", "worker"],
+        env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def wait_until_consumed(
+    watcher: Consumer, topic: str, worker: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
+    """Until the worker's group (``watcher``'s group, never joined) has committed every end."""
+    wanted = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    ends = [watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, f"worker exited:\n{log.read_text()[-3000:]}"
+        # An empty partition has no committed offset (negative): nothing to wait for.
+        committed = [max(tp.offset, 0) for tp in watcher.committed(wanted, timeout=10)]
+        if committed == ends:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"worker did not reach {ends}:\n{log.read_text()[-3000:]}")
+
+
+def drain(consumer: Consumer, topic: str, partitions: int) -> list[Message]:
+    """Everything on ``topic`` up to its current end."""
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    ends = {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        for p in range(partitions)
+    }
+    got: list[Message] = []
+    deadline = time.monotonic() + 30
+    while sum(ends.values()) > len(got) and time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is not None and msg.error() is None:
+            got.append(msg)
+    return got
+
+
+def test_a_worker_alerts_on_a_fault_and_dead_letters_a_broken_record(
+    worker_env: dict[str, str],
+    worker: subprocess.Popen[bytes],
+    producer: Producer,
+    make_consumer: Callable[..., Consumer],
+    tmp_path: Path,
+) -> None:
+    env = worker_env
+    produce_all(producer, env["HOT_TELEMETRY_TOPIC"], stream())
+    watcher = make_consumer(env["HOT_APP_ID"])
+    wait_until_consumed(watcher, env["HOT_TELEMETRY_TOPIC"], worker, tmp_path / "worker.log")
+
+    reader = make_consumer(unique("reader"))
+    alerts = [decode_alert(m.value()) for m in drain(reader, env["HOT_ALERTS_TOPIC"], PARTITIONS)]
+    assert [(a.vin, str(a.kind), str(a.status)) for a in alerts] == [
+        (VIN, "dtc_active", "opened"),
+        (VIN, "dtc_active", "resolved"),
+    ]
+    opened, resolved = alerts
+    assert opened.alert_id == resolved.alert_id
+    assert opened.evidence_time == reading(25).event_time  # confirmed after 5 s
+    assert resolved.evidence_time == reading(140).event_time  # clear for 60 s from 80 s
+    assert opened.detail == {"codes": "P0420"}
+
+    dead = drain(make_consumer(unique("dlq")), env["HOT_DEAD_LETTER_TOPIC"], 1)
+    assert len(dead) == 1
+    headers = header_map(dead[0].headers())
+    assert headers["source"] == "hot-path" and headers["reason"] == "wrong_type"
+    assert headers["topic"] == env["HOT_TELEMETRY_TOPIC"]
+    assert dead[0].key() == OTHER_VIN.encode()

@@ -1,0 +1,126 @@
+"""Records through `process_record`: dead letters, duplicates, late records, silence."""
+
+from __future__ import annotations
+
+import json
+
+from fleet.telemetry import encode_event
+from hot_path.detector import from_dict, to_dict
+from hot_path.events import AlertStatus, decode_alert, encode_alert
+from hot_path.processing import process_record
+
+from .readings import NOW, OTHER_VIN, VIN, Fleet, reading
+
+
+def test_a_record_the_contract_refuses_becomes_a_dead_letter_with_its_origin() -> None:
+    fleet = Fleet()
+    raw = encode_event(reading(0)).replace(b'"Vehicle.Speed":50.0', b'"Vehicle.Speed":999.0')
+    outcome = fleet.send(raw, key=VIN.encode())
+    bad = outcome.dead_letter
+    assert bad is not None and bad.value == raw and bad.key == VIN.encode()
+    headers = {k: v.decode() for k, v in bad.headers}
+    assert headers["reason"] == "out_of_range"
+    assert headers["field"] == "Vehicle.Speed"
+    assert headers["source"] == "hot-path"
+    assert (headers["topic"], headers["partition"], headers["offset"]) == (
+        "fleet.telemetry",
+        "0",
+        "0",
+    )
+    assert fleet.vehicles == {}
+    for broken in (b"{not json", None):
+        assert fleet.send(broken).dead_letter is not None
+    # The stream goes on.
+    assert fleet.send(encode_event(reading(1))).dead_letter is None
+
+
+def test_duplicates_and_late_records_neither_count_twice_nor_reopen() -> None:
+    fleet = Fleet()
+    hot = [reading(s, coolant_temp=115.0) for s in range(40)]
+    fleet.feed(*hot, *hot)  # every record twice, the copies after the originals
+    cool = [reading(s, coolant_temp=95.0) for s in range(40, 120)]
+    fleet.feed(*cool)
+    fleet.feed(*hot[35:])  # a late burst of old overheating readings
+    fleet.feed(*cool[-3:])
+    assert fleet.transitions() == [
+        (VIN, "engine_overheat", "opened"),
+        (VIN, "engine_overheat", "resolved"),
+    ]
+    assert fleet.send(encode_event(cool[-1])).duplicate
+
+
+def test_one_open_alert_per_car_and_kind() -> None:
+    fleet = Fleet()
+    fleet.feed(*(reading(s, dtcs=("P0171",)) for s in range(600)))
+    fleet.feed(*(reading(s, vin=OTHER_VIN, dtcs=("P0171",)) for s in range(600)))
+    assert fleet.transitions() == [
+        (VIN, "dtc_active", "opened"),
+        (OTHER_VIN, "dtc_active", "opened"),
+    ]
+
+
+def test_a_car_that_stops_talking_is_silent_while_the_fleet_goes_on() -> None:
+    fleet = Fleet()
+    for s in range(400):
+        fleet.feed(reading(s, vin=OTHER_VIN))
+        if s < 100:
+            fleet.feed(reading(s))
+    assert fleet.transitions() == [(VIN, "vehicle_silent", "opened")]
+    alert = fleet.alerts[0]
+    # The evidence is the watermark (newest fleet time - 30 s lateness) at the first
+    # check after it passed the car's last record (99 s) by the 90 s gap.
+    assert reading(189).event_time <= alert.evidence_time <= reading(200).event_time
+    assert alert.detail["silent_s"] >= 90
+    assert alert.opened_at == alert.evidence_time
+    fleet.feed(*(reading(s) for s in range(400, 470)))
+    assert fleet.transitions()[-1] == (VIN, "vehicle_silent", "resolved")
+
+
+def test_a_paused_fleet_flags_nobody() -> None:
+    fleet = Fleet()
+    for s in range(100):
+        fleet.feed(reading(s), reading(s, vin=OTHER_VIN))
+    # The simulator pauses for an hour of wall time, then goes on where it stopped.
+    for s in range(100, 200):
+        fleet.feed(reading(s), reading(s, vin=OTHER_VIN))
+    assert fleet.alerts == []
+
+
+def test_the_clock_is_the_newest_time_of_any_partition() -> None:
+    # Partition 1 holds only the silent car: time still passes there for silence.
+    fleet = Fleet()
+    for s in range(100):
+        fleet.feed(reading(s), partition=1)
+        fleet.feed(reading(s, vin=OTHER_VIN), partition=0)
+    for s in range(100, 400):
+        fleet.feed(reading(s, vin=OTHER_VIN), partition=0)
+    assert fleet.alerts == []  # judged only when partition 1 has a record (its changelog)
+    fleet.feed(reading(400, vin=VIN), partition=1)
+    assert fleet.alerts == []  # it spoke: not silent
+
+
+def test_state_survives_a_json_round_trip_as_the_changelog_stores_it() -> None:
+    fleet = Fleet()
+    fleet.feed(*(reading(s, coolant_temp=115.0, dtcs=("P0300",)) for s in range(40)))
+    stored = fleet.vehicles[VIN]
+    restored = from_dict(json.loads(json.dumps(stored)))
+    assert restored == from_dict(stored)
+    assert json.loads(json.dumps(to_dict(restored))) == json.loads(json.dumps(stored))
+    # A worker restored from the changelog carries on without re-opening.
+    again = {VIN: json.loads(json.dumps(stored))}
+    outcome = process_record(
+        None, encode_event(reading(40, coolant_temp=115.0, dtcs=("P0300",))),
+        topic="t", partition=0, offset=1, vehicles=again, watermarks={}, now=NOW,
+        cfg=fleet.cfg,
+    )  # fmt: skip
+    assert outcome.alerts == []
+
+
+def test_alert_events_round_trip_as_json() -> None:
+    fleet = Fleet()
+    fleet.feed(*(reading(s, dtcs=("P0420",)) for s in range(10)))
+    alert = fleet.alerts[0]
+    assert decode_alert(encode_alert(alert)) == alert
+    wire = json.loads(encode_alert(alert))
+    assert wire["kind"] == "dtc_active" and wire["status"] == AlertStatus.OPENED
+    assert wire["vin"] == VIN and wire["evidence_time"].endswith("Z")
