@@ -4,7 +4,8 @@ Each fault kind flips one piece of state in `simulator.physics` or
 `simulator.engine` at its start and restores it at its end (the repair).
 ``fuel_low`` is special: the fault is a driver who ignores the warning, so
 its truth window opens when the tank actually drops under the warning level
-and closes when a refuel lifts it again.
+and closes when a refuel lifts it again. Any other car under the warning
+(some start nearly empty) gets a truth window the same way.
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ class FaultInjector:
 
     def watch_fuel(self, t: float) -> None:
         d = self.driving
+        # A tank under the warning is a fuel_low condition whether or not a fault
+        # put it there (some cars start low): the truth lists it either way.
+        watched = {rec.car for rec in self._fuel_watch}
+        for car in np.flatnonzero(d.fuel < LOW_FUEL * d.tank).tolist():
+            if car not in watched:
+                self._fuel_watch.append(FaultRecord(car, AlertKind.FUEL_LOW, start_s=-1.0))
         for rec in list(self._fuel_watch):
             low = d.fuel[rec.car] < LOW_FUEL * d.tank[rec.car]
             if rec.start_s < 0 and low:
