@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from sqlalchemy import Engine, Table, delete, insert, update
 
 from cold_path.config import ColdPathSettings
+from cold_path.eco import eco_scores
 from cold_path.efficiency import trip_efficiency, vehicle_efficiency
 from cold_path.extract import extract
 from cold_path.routes import (
@@ -76,6 +77,7 @@ def run(spark: SparkSession, engine: Engine, settings: ColdPathSettings) -> Batc
         store.class_efficiency: _rows(class_efficiency(vehicles_df)),
         store.route_rankings: _rows(route_ranking(trip_routes(events, trips_df))),
         store.segment_hour_stats: _rows(segment_hour_stats(events)),
+        store.eco_scores: _rows(eco_scores(events)),
     }
     vehicles = views[store.vehicle_efficiency]
     for df in (events, vehicles_df, trips_df):

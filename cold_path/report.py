@@ -40,6 +40,9 @@ VIEWS = (
          ("origin", "destination", "route", "recommended", "rank_fuel", "rank_time", "trips",
           "mean_fuel_l", "mean_duration_s", "mean_distance_km"),
          ("origin", "destination", "rank_fuel")),
+    View("eco_scores.csv", "Driver eco-scores", store.eco_scores,
+         ("vin", "eco_score", "harsh_per_100km", "speeding_share", "idling_share",
+          "harsh_events", "distance_km"), ("eco_score", "vin")),
     View("trips.csv", "Trips", store.trip_efficiency,
          ("vin", "trip_id", "origin", "destination", "distance_km", "duration_s", "fuel_used_l",
           "l_per_100km"), ("vin", "trip_id")),
@@ -147,6 +150,7 @@ def _html(
         _table(VIEWS[2], recommended),
         _table(VIEWS[0], tables["efficiency.csv"]),
         _table(VIEWS[1], tables["class_efficiency.csv"]),
+        _table(VIEWS[3], tables["eco_scores.csv"]),
     ]  # fmt: skip
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fleet report</title>

@@ -11,3 +11,9 @@ FUEL_RISE_EPSILON_LITRES = 0.05
 
 MIN_DISTANCE_KM = 1.0
 """Below this, litres per 100 km says more about the gauge than about the car."""
+
+HARSH_ACCEL_MPS2 = 2.5
+"""Longitudinal acceleration at or above this is harsh (about 0.25 g, as telematics vendors use)."""
+
+HARSH_BRAKE_MPS2 = 3.5
+"""Deceleration at or beyond this (as a positive number) is harsh braking (about 0.36 g)."""

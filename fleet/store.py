@@ -151,6 +151,90 @@ segment_hour_stats = Table(
 )
 
 
+# --- Speed layer -------------------------------------------------------------
+# Written by the hot-path workers (hot_path.speed_store), read by serving for
+# ``batch(<= watermark) + speed(> watermark)``. Every row a worker writes in
+# one flush lands in one transaction together with the Kafka offset it
+# reached (``speed_offsets``), so the view is exactly once across restarts.
+
+speed_vehicle_state = Table(
+    "speed_vehicle_state",
+    metadata,
+    Column("vin", String(17), primary_key=True),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("heading", Float),
+    Column("speed_kmh", Float),
+    Column("acceleration_mps2", Float),
+    Column("fuel_level_percent", Float),
+    Column("fuel_litres", Float),
+    Column("range_m", Float),
+    Column("odometer_km", Float),
+    Column("coolant_temp_c", Float),
+    Column("trip_id", String(64)),
+    Column("segment_id", String(64)),
+    Column("origin", String(64)),
+    Column("destination", String(64)),
+    # Seqs below ``seq`` not seen yet (JSON list): a late record is new only if listed.
+    Column("missing_seqs", String, nullable=False, default="[]"),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+speed_increments = Table(
+    "speed_increments",
+    metadata,
+    Column("vin", String(17), primary_key=True),
+    Column("bucket_start", UtcDateTime(), primary_key=True),
+    Column("distance_km", Float, nullable=False, default=0.0),
+    Column("fuel_used_l", Float, nullable=False, default=0.0),
+    Column("driving_s", Float, nullable=False, default=0.0),
+    Column("harsh_events", Integer, nullable=False, default=0),
+    Column("records", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+speed_alerts = Table(
+    "speed_alerts",
+    metadata,
+    Column("alert_id", String(128), primary_key=True),
+    Column("vin", String(17), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("evidence_time", UtcDateTime(), nullable=False),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime()),
+    Column("detail", String),  # JSON
+)
+
+speed_offsets = Table(
+    "speed_offsets",
+    metadata,
+    Column("group_id", String(128), primary_key=True),
+    Column("topic", String(249), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)
+
+
+eco_scores = Table(
+    "batch_eco_scores",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("vin", String(17), primary_key=True),
+    Column("distance_km", Float, nullable=False),
+    Column("harsh_events", Integer, nullable=False),
+    Column("harsh_per_100km", Float, nullable=False),
+    Column("speeding_share", Float, nullable=False),
+    Column("idling_share", Float, nullable=False),
+    Column("eco_score", Float, nullable=False),
+)
+
+
 class StoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
