@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SimulatorError, FleetError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
-    stop = threading.Event()
+    stop = transport.stop if isinstance(transport, KafkaTransport) else threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()

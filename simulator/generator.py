@@ -150,7 +150,14 @@ class Simulation:
             "odometer": d.odometer,
             "latitude": lat + gps[0],
             "longitude": lon + gps[1],
-            "heading": np.round(net.seg_heading[d.seg], 1) % 360.0,
+            # A GPS heading is good to a degree or two on the move and wanders
+            # when the car stands still.
+            "heading": np.round(
+                net.seg_heading[d.seg]
+                + self.rng.normal(0.0, 1.0, d.n) * np.where(d.v > 1.0, 1.5, 25.0),
+                1,
+            )
+            % 360.0,
             "fuel_level": 100.0 * tank_level,
             "fuel_litres": d.fuel,
             "fuel_rate": np.minimum(d.rate_lph / np.maximum(d.v * 3.6, 0.1) * 100.0, 999.0),

@@ -9,6 +9,7 @@ ingest gateway, with the same four methods (``--to http|mqtt``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -55,6 +56,8 @@ class KafkaTransport:
 
     def __init__(self, topic: str, settings: KafkaSettings | None = None, **overrides: Any) -> None:
         self.topic = topic
+        self.stop = threading.Event()
+        """Set by the runner's signal handler; `send` gives up waiting for room when set."""
         self.settings = settings or KafkaSettings()
         self.sent = self.failed = self.bytes_sent = 0
         self.first_error: str | None = None
@@ -101,7 +104,12 @@ class KafkaTransport:
                     break
                 except BufferError:
                     # The local queue is full: the broker is slower than we are,
-                    # or gone; serving delivery reports makes room.
+                    # or gone; serving delivery reports makes room. A stop request
+                    # (SIGINT/SIGTERM) must not wait for a broker that may never return.
+                    if self.stop.is_set():
+                        self.sent += count
+                        self.bytes_sent += size
+                        return
                     self._producer.poll(0.05)
             count += 1
             size += len(value)

@@ -72,3 +72,34 @@ def test_short_run_arrives_complete_keyed_and_in_order(
         assert where == {murmur2_partition(key, PARTITIONS)}, "a car's records share a partition"
         (order,) = seqs[key].values()
         assert order == list(range(40)), "a car's records arrive in the order it sent them"
+
+
+def test_a_broker_that_dies_mid_run_ends_the_run_in_error_with_the_count(tmp_path):
+    """The simulator keeps retrying, reports what Kafka never acknowledged, exits 1."""
+    import subprocess
+    import sys
+    import threading
+
+    from fleet.topics import TELEMETRY
+    from infra import cluster
+    from infra.ports import free_port_base
+
+    data = tmp_path / "kafka"
+    try:
+        up = cluster.up(data, 1, port_base=free_port_base(1))
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "simulator", "--cars", "50", "--hz", "1", "--duration", "12",
+             "--speedup", "1", "--seed", "5", "--topic", TELEMETRY, "--no-progress",
+             "--flush-timeout", "3"],
+            env={"KAFKA_BOOTSTRAP_SERVERS": up.record.bootstrap_servers, "PATH": "/usr/bin:/bin"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        killer = threading.Timer(3.0, lambda: cluster.down(data, settings=None))
+        killer.start()
+        out, err = sim.communicate(timeout=120)
+        killer.join()
+    finally:
+        cluster.down(data, wipe=True)
+    assert sim.returncode == 1, err
+    assert "records were not acknowledged" in err
+    assert "Traceback" not in err

@@ -151,3 +151,21 @@ def _length(row: dict) -> float:
 
 def _iso(moment) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_a_silent_car_sends_nothing_during_its_window_and_resumes_after() -> None:
+    fault = PlannedFault(AT, CAR, AlertKind.VEHICLE_SILENT, LENGTH)
+    base = simulation(hz=0.5, duration_s=DURATION, faults=[])
+    hit = simulation(hz=0.5, duration_s=DURATION, faults=[fault])
+    key = hit.fleet.vins[CAR].encode()
+    plain, quiet = records(base), records(hit)
+    assert [r for r in plain if r[0] != key] == [r for r in quiet if r[0] != key]
+
+    def offsets(recs) -> list[float]:
+        cars = by_car([r for r in recs if r[0] == key])[key.decode()]
+        return [(e.event_time - SEEDED_START).total_seconds() for e in cars]
+
+    inside = [t for t in offsets(quiet) if AT + 2 < t < AT + LENGTH - 2]
+    assert inside == [], "no record while silent"
+    assert any(t > AT + LENGTH for t in offsets(quiet)), "the car comes back"
+    assert any(AT < t < AT + LENGTH for t in offsets(plain))
