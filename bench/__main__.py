@@ -43,17 +43,63 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compression", default="lz4", choices=["none", "lz4", "zstd", "snappy"])
     p.add_argument("--no-kafka", action="store_true", help="simulator generation only")
     p.add_argument(
-        "--only", choices=("simulator", "ingest"), default=None, help="run one benchmark only"
-    )
+        "--only", choices=("simulator", "ingest", "cold"), default=None,
+        help="run one benchmark only",
+    )  # fmt: skip
+    p.add_argument("--cold-copies", type=int, default=10, help="1 M-event copies in the big run")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    console = Console()
+    console = Console(width=max(120, Console().width))  # tables of figures, not wrapped
     status = 0
     if args.only in (None, "simulator"):
         status |= _simulator(args, console)
     if args.only in (None, "ingest") and not args.no_kafka:
         _ingest(console)
+    if args.only in (None, "cold"):
+        _cold(console, args.cold_copies, kafka=not args.no_kafka)
     return status
+
+
+def _cold(console: Console, copies: int, *, kafka: bool) -> None:
+    """Spark's fuel-efficiency job against DuckDB at 1 M and copies x 1 M events; the archiver."""
+    from bench import cold_path as cold
+    from cold_path.config import ColdPathSettings
+
+    console.print("[bold]Cold-path benchmark[/]")
+    settings = ColdPathSettings(spark_master="local[*]", spark_shuffle_partitions=8,
+                                spark_driver_memory="2g")  # fmt: skip
+    table = Table(title="Cold path: fuel efficiency per vehicle, Spark local[*] vs DuckDB "
+                  "(2 threads), same Parquet files")  # fmt: skip
+    for col in ("events", "vehicles", "Spark s", "Spark events/s", "DuckDB s",
+                "DuckDB events/s", "Spark / DuckDB time", "max |diff| l/100km"):  # fmt: skip
+        table.add_column(col, justify="right")
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-cold-") as tmp:
+        small, big = Path(tmp) / "1m", Path(tmp) / "big"
+        built = cold.build_master(small, cars=1000, seconds=1000)
+        cold.replicate(small, big, copies)
+        startup = cold.spark_startup(settings)
+        for master in (small, big):
+            run = cold.compare(master, settings)
+            table.add_row(f"{run.events:,}", f"{run.vehicles:,}", f"{run.spark_s:.1f}",
+                          f"{run.events / run.spark_s:,.0f}", f"{run.duckdb_s:.1f}",
+                          f"{run.events / run.duckdb_s:,.0f}", f"{run.spark_s / run.duckdb_s:.1f}",
+                          f"{run.max_difference:.2e}")  # fmt: skip
+            console.print(f"  {run.events:,} events: Spark {run.spark_s:.1f} s, "
+                          f"DuckDB {run.duckdb_s:.1f} s")  # fmt: skip
+        console.print(table)
+        console.print(f"SparkSession start-up: {startup:.1f} s; the 1 M dataset: {built:,} events")
+        if kafka:
+            records = cold.sample_for_archiver(200_000)
+            with scratch_broker() as bootstrap:
+                topic = create_topic(bootstrap, "bench.archive", PARTITIONS)
+                cold.produce(bootstrap, topic, records)
+                arch = cold.archiver_vs_bare_consumer(bootstrap, topic, len(records),
+                                                      Path(tmp) / "archive")  # fmt: skip
+            console.print(
+                f"Archiver: {arch.archiver_rate:,.0f} records/s against a bare consumer's "
+                f"{arch.bare_rate:,.0f} ({arch.archiver_rate / arch.bare_rate:.2f}x), "
+                f"{arch.records:,} records"
+            )
 
 
 def _ingest(console: Console) -> None:

@@ -20,6 +20,7 @@ from cold_path.config import ColdPathSettings
 from cold_path.eco import eco_scores
 from cold_path.efficiency import trip_efficiency, vehicle_efficiency
 from cold_path.extract import extract
+from cold_path.health import health_summary
 from cold_path.routes import (
     class_efficiency,
     route_ranking,
@@ -78,6 +79,9 @@ def run(spark: SparkSession, engine: Engine, settings: ColdPathSettings) -> Batc
         store.route_rankings: _rows(route_ranking(trip_routes(events, trips_df))),
         store.segment_hour_stats: _rows(segment_hour_stats(events)),
         store.eco_scores: _rows(eco_scores(events)),
+        store.health_summary: [
+            {**r, "dtcs": " ".join(r["dtcs"])} for r in _rows(health_summary(events))
+        ],
     }
     vehicles = views[store.vehicle_efficiency]
     for df in (events, vehicles_df, trips_df):

@@ -43,6 +43,9 @@ VIEWS = (
     View("eco_scores.csv", "Driver eco-scores", store.eco_scores,
          ("vin", "eco_score", "harsh_per_100km", "speeding_share", "idling_share",
           "harsh_events", "distance_km"), ("eco_score", "vin")),
+    View("health.csv", "Vehicle health", store.health_summary,
+         ("vin", "dtcs", "overheat_min", "oil_low_min", "fuel_low_min", "battery_low_min",
+          "max_coolant_c", "min_oil_kpa", "min_tyre_kpa", "min_battery_rest_v"), ("vin",)),
     View("trips.csv", "Trips", store.trip_efficiency,
          ("vin", "trip_id", "origin", "destination", "distance_km", "duration_s", "fuel_used_l",
           "l_per_100km"), ("vin", "trip_id")),
@@ -87,6 +90,12 @@ def _period(engine: Engine, version: int) -> tuple[datetime | None, datetime | N
     with engine.connect() as conn:
         first, last = conn.execute(query).one()
     return first, last
+
+
+def _troubled(row: dict[str, Any]) -> bool:
+    """A car with a trouble code or any time in an alert condition."""
+    minutes = ("overheat_min", "oil_low_min", "fuel_low_min", "battery_low_min")
+    return bool(row["dtcs"]) or any((row[m] or 0) > 0 for m in minutes)
 
 
 def _fmt(value: Any) -> str:
@@ -151,6 +160,7 @@ def _html(
         _table(VIEWS[0], tables["efficiency.csv"]),
         _table(VIEWS[1], tables["class_efficiency.csv"]),
         _table(VIEWS[3], tables["eco_scores.csv"]),
+        _table(VIEWS[4], [r for r in tables["health.csv"] if _troubled(r)]),
     ]  # fmt: skip
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Fleet report</title>

@@ -16,6 +16,7 @@ def session(settings: ColdPathSettings, app: str = "fleet-cold-path") -> SparkSe
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.executor.memory", settings.spark_executor_memory)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # logs, not progress bars
         .config("spark.sql.parquet.mergeSchema", "false")
         .getOrCreate()
     )

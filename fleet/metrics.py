@@ -17,3 +17,18 @@ HARSH_ACCEL_MPS2 = 2.5
 
 HARSH_BRAKE_MPS2 = 3.5
 """Deceleration at or beyond this (as a positive number) is harsh braking (about 0.36 g)."""
+
+# Health thresholds: the hot path's defaults (hot_path.config) and the batch's
+# health summary judge a car by the same numbers.
+COOLANT_HOT_C = 110.0
+"""A coolant above this is overheating; a thermostat-held engine runs at 85-95 °C."""
+
+OIL_LOW_MIN_KPA = 80.0
+OIL_LOW_KPA_PER_1000_RPM = 70.0
+"""Oil pressure under max(80 kPa, 70 kPa per 1000 rpm) with the engine running is low."""
+
+FUEL_LOW_PERCENT = 10.0
+"""The dashboard's low-fuel warning."""
+
+BATTERY_LOW_V = 12.2
+"""A 12 V lead-acid battery resting under this is about half discharged."""

@@ -235,6 +235,23 @@ eco_scores = Table(
 )
 
 
+health_summary = Table(
+    "batch_health_summary",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("vin", String(17), primary_key=True),
+    Column("dtcs", String(512), nullable=False),
+    Column("max_coolant_c", Float),
+    Column("min_oil_kpa", Float),
+    Column("min_tyre_kpa", Float),
+    Column("min_battery_rest_v", Float),
+    Column("overheat_min", Float, nullable=False),
+    Column("oil_low_min", Float, nullable=False),
+    Column("fuel_low_min", Float, nullable=False),
+    Column("battery_low_min", Float, nullable=False),
+)
+
+
 class StoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
