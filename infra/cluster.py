@@ -5,14 +5,12 @@ from __future__ import annotations
 import fcntl
 import logging
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import psutil
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
@@ -32,6 +30,7 @@ from infra.node import (
     stop_processes,
     tail_file,
 )
+from infra.ports import ensure_port_free
 
 log = logging.getLogger(__name__)
 
@@ -185,26 +184,11 @@ def _check_request(
 def check_ports_free(plans: list[NodePlan]) -> None:
     for plan in plans:
         for port in (plan.port, plan.controller_port):
-            with socket.socket() as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    raise InfraError(
-                        f"port {port} on 127.0.0.1 is taken{_port_owner(port)}",
-                        "stop what holds it, or start on other ports with "
-                        "`python -m infra kafka up --port-base N`",
-                    ) from None
-
-
-def _port_owner(port: int) -> str:
-    try:
-        for conn in psutil.net_connections("tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
-                return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-    except (psutil.AccessDenied, psutil.NoSuchProcess):
-        pass
-    return ""
+            ensure_port_free(
+                port,
+                "stop what holds it, or start on other ports with "
+                "`python -m infra kafka up --port-base N`",
+            )
 
 
 def wait_until_registered(

@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import InfraError
 from infra.node import tail_file
+from infra.ports import ensure_port_free
 
 BRIDGE_USER = "ingest-bridge"
 """Not a VIN (lower case, a hyphen), so no vehicle credential can take this name."""
@@ -275,16 +276,11 @@ def up(data_dir: Path, settings: MqttSettings | None = None) -> tuple[MqttRecord
 
 
 def _check_port_free(port: int) -> None:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise InfraError(
-                f"port {port} on 127.0.0.1 is taken",
-                "stop what holds it (Debian's own mosquitto service: `sudo systemctl disable "
-                "--now mosquitto`), or choose another port with INFRA_MQTT_PORT=N",
-            ) from None
+    ensure_port_free(
+        port,
+        "stop what holds it (Debian's own mosquitto service: `sudo systemctl disable "
+        "--now mosquitto`), or choose another port with INFRA_MQTT_PORT=N",
+    )
 
 
 def _wait_listening(proc: subprocess.Popen[bytes], record: MqttRecord, timeout: float) -> None:
