@@ -43,13 +43,15 @@ class BatchResult:
     excluded_files: list[tuple[str, str]]
 
 
-def watermark(events: DataFrame, lag_s: float) -> datetime | None:
+def watermark(events: DataFrame, lag_s: float, align_s: int = 60) -> datetime | None:
     """The event time up to which the dataset is taken as complete.
 
     Each Kafka partition is archived on its own, so the dataset is complete
     only up to the partition that is furthest behind: the smallest of the
     partitions' newest event times, less ``lag_s`` for records still in
-    flight, truncated to the second.
+    flight, floored to a multiple of ``align_s`` seconds. Serving adds the
+    speed layer's buckets from the watermark on, so it must fall on a bucket
+    boundary: a bucket it cut in two could be neither counted nor skipped.
     """
     row = (
         events.groupBy("partition")
@@ -60,13 +62,14 @@ def watermark(events: DataFrame, lag_s: float) -> datetime | None:
     if row is None or row.complete is None:
         return None
     complete: datetime = _aware(row.complete) - timedelta(seconds=lag_s)
-    return complete.replace(microsecond=0)
+    whole = int(complete.timestamp())
+    return datetime.fromtimestamp(whole - whole % align_s, tz=UTC)
 
 
 def run(spark: SparkSession, engine: Engine, settings: ColdPathSettings) -> BatchResult:
     started = datetime.now(UTC)
     data = extract(spark, settings.master())
-    mark = watermark(data.events, settings.watermark_lag_s)
+    mark = watermark(data.events, settings.watermark_lag_s, settings.watermark_align_s)
     events = data.events.where(F.col("event_time") < F.lit(mark)) if mark else data.events.limit(0)
     events = events.cache()
     count = events.count()

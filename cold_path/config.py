@@ -35,6 +35,9 @@ class ColdPathSettings(BaseSettings):
     watermark_lag_s: float = Field(default=60.0, ge=0)
     """How far behind the newest archived event the batch declares itself complete:
     room for records still in flight between the cars, Kafka and the archiver."""
+    watermark_align_s: int = Field(default=60, ge=1)
+    """The speed layer's bucket size (``HOT_SPEED_BUCKET_S``): the watermark falls on a
+    bucket boundary so serving can add whole buckets after it."""
     smoothing_readings: int = Field(default=5, ge=1)
     """Fuel-level readings averaged at each end of a refuel-free stretch (sensor noise)."""
 

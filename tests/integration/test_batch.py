@@ -43,7 +43,7 @@ def test_batch_views_land_in_the_store_with_their_watermark(
     produce_all(producer, topic, stream())
     settings = ColdPathSettings(
         topic=topic, group_id=group_id("cold-path"), master_dir=tmp_path / "master",
-        watermark_lag_s=0, spark_shuffle_partitions=2,
+        watermark_lag_s=0, watermark_align_s=1, spark_shuffle_partitions=2,
     )  # fmt: skip
     Archiver(settings, kafka_settings).run(idle_exit_s=3)
     broken = (
@@ -122,6 +122,7 @@ def test_replay_drill_a_bug_is_fixed_by_recomputing_from_the_unchanged_dataset(
     master = tmp_path / "master"
     settings = ColdPathSettings(
         topic=topic, group_id=group_id("cold-path"), master_dir=master, watermark_lag_s=0,
+        watermark_align_s=1,
         spark_shuffle_partitions=2,
     )  # fmt: skip
     Archiver(settings, kafka_settings).run(idle_exit_s=3)
