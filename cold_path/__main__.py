@@ -60,6 +60,9 @@ def _batch(settings: ColdPathSettings) -> int:
     spark = session(settings)
     try:
         result = batch.run(spark, connect(), settings)
+    except batch.NothingToPublish as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     finally:
         spark.stop()
     for path, reason in result.excluded_files:

@@ -29,7 +29,8 @@ from cold_path.routes import (
     with_class,
 )
 from fleet import store
-from fleet.store import batch_current, batch_runs
+from fleet.errors import FleetError
+from fleet.store import batch_current, batch_runs, current_version
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,28 @@ def watermark(events: DataFrame, lag_s: float, align_s: int = 60) -> datetime | 
     return datetime.fromtimestamp(whole - whole % align_s, tz=UTC)
 
 
+class NothingToPublish(FleetError):
+    """The run would replace good views with emptier or older ones."""
+
+
+def _check_progress(engine: Engine, mark: datetime | None) -> None:
+    # An empty dataset (a wrong path, every file excluded) or a watermark behind
+    # the published one would replace good views with worse: refuse, keep them.
+    if mark is None:
+        raise NothingToPublish("no valid events in the master dataset: nothing published")
+    published = current_version(engine)
+    if published and published[1] and mark < published[1]:
+        raise NothingToPublish(
+            f"the dataset is complete only up to {mark}, behind the published watermark "
+            f"{published[1]}: nothing published (is the master dataset the right one?)"
+        )
+
+
 def run(spark: SparkSession, engine: Engine, settings: ColdPathSettings) -> BatchResult:
     started = datetime.now(UTC)
     data = extract(spark, settings.master())
     mark = watermark(data.events, settings.watermark_lag_s, settings.watermark_align_s)
+    _check_progress(engine, mark)
     events = data.events.where(F.col("event_time") < F.lit(mark)) if mark else data.events.limit(0)
     events = events.cache()
     count = events.count()
@@ -93,6 +112,7 @@ def run(spark: SparkSession, engine: Engine, settings: ColdPathSettings) -> Batc
         engine,
         views,
         started=started, watermark=mark, events=count, excluded=len(data.excluded),
+        invalid=data.invalid,
     )  # fmt: skip
     log.info(
         "batch version %d: %d events up to %s, %d vehicles", version, count, mark, len(vehicles)
@@ -120,6 +140,7 @@ def publish(
     watermark: datetime | None,
     events: int,
     excluded: int,
+    invalid: int = 0,
 ) -> int:
     """Write a new version of every view and make it current in one transaction."""
     with engine.begin() as conn:
@@ -131,6 +152,7 @@ def publish(
                 watermark=watermark,
                 events=events,
                 excluded_files=excluded,
+                invalid_records=invalid,
             )
             .returning(batch_runs.c.version)
         ).scalar_one()

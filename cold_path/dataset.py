@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -122,7 +123,9 @@ def to_table(rows: list[dict[str, object]]) -> pa.Table:
 
 def write_durably(table: pa.Table, directory: Path, name: str) -> Path:
     """Write, fsync, then rename into place: a reader sees the whole file or none of it."""
-    directory.mkdir(parents=True, exist_ok=True)
+    if not directory.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(directory.parent)  # a new event_date= directory must survive a power cut too
     final = directory / name
     tmp = directory / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
     with tmp.open("wb") as fh:
@@ -130,12 +133,16 @@ def write_durably(table: pa.Table, directory: Path, name: str) -> Path:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, final)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself must survive a power cut
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(directory)  # the rename itself must survive a power cut
     return final
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def data_files(master: Path) -> Iterator[tuple[Path, FileName]]:
@@ -156,9 +163,17 @@ def archived_offsets(master: Path, topic: str, partition: int, since: int) -> se
     return found
 
 
-def remove_stale_temporaries(master: Path) -> list[Path]:
-    """Delete files a crash left before their rename; their records were never acknowledged."""
-    stale = list(master.glob("event_date=*/.*.tmp"))
+STALE_AFTER_S = 600.0
+
+
+def remove_stale_temporaries(master: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Delete files a crash left before their rename; their records were never acknowledged.
+
+    Only temporaries older than ``older_than_s``: a fresh one may be another
+    group member's file being written right now.
+    """
+    cutoff = time.time() - older_than_s
+    stale = [p for p in master.glob("event_date=*/.*.tmp") if p.stat().st_mtime < cutoff]
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

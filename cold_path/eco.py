@@ -13,8 +13,8 @@ Three habits, each measured on the car's own readings:
   out of all readings with the engine running.
 
 ``eco_score = 100 - 10 * harsh_per_100km - 100 * speeding_share - 50 * idling_share``,
-clamped to 0..100: a car with one harsh event every 10 km, or speeding half
-the time, scores 0; a calm driver who never idles scores 100.
+clamped to 0..100: one harsh event every 10 km alone brings a car to 0,
+speeding half the time alone to 50; a calm driver who never idles scores 100.
 """
 
 from __future__ import annotations

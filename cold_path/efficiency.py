@@ -102,24 +102,27 @@ def _refuelled(stretches: DataFrame, keys: list[str]) -> DataFrame:
 
 
 def _with_efficiency(df: DataFrame) -> DataFrame:
+    # No fuel readings at all is no figure, not zero litres: such a car must not
+    # top the leaderboard (nor such a trip make a route look cheapest).
     return df.withColumn(
         "l_per_100km",
         F.when(
-            F.col("distance_km") >= MIN_DISTANCE_KM,
+            (F.col("distance_km") >= MIN_DISTANCE_KM) & F.col("fuel_used_l").isNotNull(),
             F.col("fuel_used_l") / F.col("distance_km") * 100,
         ),
-    )
+    ).fillna(0.0, ["fuel_used_l"])
 
 
 def vehicle_efficiency(events: DataFrame, *, smoothing: int = 5) -> DataFrame:
     """Per VIN: distance, fuel used, refuels, l/100 km and the fleet rank (1 = most frugal)."""
     spans = events.groupBy("vin").agg(
-        (F.max("odometer") - F.min("odometer")).alias("distance_km"),
+        # A car that never reported its odometer drove no distance we can see.
+        F.coalesce(F.max("odometer") - F.min("odometer"), F.lit(0.0)).alias("distance_km"),
         F.min("event_time").alias("first_event"),
         F.max("event_time").alias("last_event"),
     )
     fuel = _refuelled(_stretches(events, ["vin"], smoothing), ["vin"])
-    joined = _with_efficiency(spans.join(fuel, "vin", "left").fillna(0.0, ["fuel_used_l"]))
+    joined = _with_efficiency(spans.join(fuel, "vin", "left"))
     rank = Window.orderBy(F.col("l_per_100km").asc_nulls_last(), "vin")
     return joined.withColumn(
         "rank", F.when(F.col("l_per_100km").isNotNull(), F.row_number().over(rank))
@@ -138,12 +141,10 @@ def trip_efficiency(events: DataFrame, *, smoothing: int = 5) -> DataFrame:
     spans = trips.groupBy(*keys).agg(
         F.first("origin", ignorenulls=True).alias("origin"),
         F.first("destination", ignorenulls=True).alias("destination"),
-        (F.max("odometer") - F.min("odometer")).alias("distance_km"),
+        F.coalesce(F.max("odometer") - F.min("odometer"), F.lit(0.0)).alias("distance_km"),
         (F.max("event_time").cast("double") - F.min("event_time").cast("double")).alias(
             "duration_s"
         ),
     )
     fuel = _refuelled(_stretches(trips, keys, smoothing), keys)
-    return _with_efficiency(spans.join(fuel.select(*keys, "fuel_used_l"), keys, "left")).fillna(
-        0.0, ["fuel_used_l"]
-    )
+    return _with_efficiency(spans.join(fuel.select(*keys, "fuel_used_l"), keys, "left"))

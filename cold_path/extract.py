@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Extracted:
     events: DataFrame
+    invalid: int
+    """Records in the dataset that failed the contract (kept raw, left out of the views)."""
     files: list[str]
     excluded: list[tuple[str, str]]
     """Files that could not be read, with the reason: reported, never read as data."""
@@ -46,9 +48,10 @@ def extract(spark: SparkSession, master: Path) -> Extracted:
     files, excluded = readable_files(master)
     if not files:
         empty = spark.createDataFrame([], schema=from_arrow_schema(SCHEMA))
-        return Extracted(valid_events(empty), [], excluded)
+        return Extracted(valid_events(empty), 0, [], excluded)
     raw = spark.read.option("basePath", str(master)).parquet(*files)
-    return Extracted(valid_events(raw), files, excluded)
+    invalid = raw.where(~F.col("valid")).count()
+    return Extracted(valid_events(raw), invalid, files, excluded)
 
 
 def valid_events(raw: DataFrame) -> DataFrame:

@@ -38,9 +38,11 @@ def trip_routes(events: DataFrame, trips: DataFrame) -> DataFrame:
         .withColumn("hour", F.hour("started"))
         .drop("_trip_last", "_vehicle_last")
     )
+    # A trip without a fuel figure (no gauge readings) cannot rank a route.
+    measured = trips.where(F.col("l_per_100km").isNotNull())
     return complete.join(roads, ["vin", "trip_id"]).join(
-        trips.select("vin", "trip_id", "origin", "destination", "distance_km", "duration_s",
-                     "fuel_used_l"),
+        measured.select("vin", "trip_id", "origin", "destination", "distance_km", "duration_s",
+                        "fuel_used_l"),
         ["vin", "trip_id"],
     )  # fmt: skip
 

@@ -52,6 +52,7 @@ class Score:
             and self.max_error <= MAX_ERROR
             and self.spearman is not None
             and self.spearman >= MIN_SPEARMAN
+            and self.routes_compared > 0
             and not self.route_disagreements
         )
 

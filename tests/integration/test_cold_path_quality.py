@@ -38,4 +38,5 @@ def test_fuel_efficiency_meets_its_targets_against_the_simulators_truth(
     assert result.missing == []
     assert result.max_error is not None and result.max_error <= 0.02, result.vehicles
     assert result.spearman is not None and result.spearman >= 0.99
+    assert result.routes_compared > 0 and result.route_disagreements == []
     assert result.passed

@@ -44,3 +44,17 @@ def test_harsh_episodes_speeding_and_idling_make_the_score(spark):
     assert r.speeding_share == pytest.approx(1 / 6)  # 1 of 6 moving readings
     assert r.idling_share == pytest.approx(1 / 7)
     assert r.eco_score == pytest.approx(max(0.0, 100 - 200 - 100 / 6 - 50 / 7))
+
+
+def test_each_habit_weighs_as_documented(spark):
+    # One harsh launch in 20 km (5 per 100 km) and an idling reading: no speeding.
+    mild = [(0.0, 0.0, 0.0, 800.0), (2.0, 50.0, 3.0, 3000.0)] + [
+        (4.0 + 2 * i, 50.0, 0.0, 2000.0) for i in range(9)
+    ]
+    df = spark.createDataFrame(readings("MILD0000000000001", mild))
+
+    (got,) = eco_scores(df).collect()
+
+    assert (got.harsh_per_100km, got.speeding_share) == (pytest.approx(5.0), 0.0)
+    assert got.idling_share == pytest.approx(1 / 11)
+    assert got.eco_score == pytest.approx(100 - 10 * 5.0 - 50 / 11)

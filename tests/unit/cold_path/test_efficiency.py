@@ -124,3 +124,22 @@ def test_extract_keeps_one_copy_of_each_record_and_drops_invalid_ones(spark):
     got = valid_events(raw).select("seq", "offset")
 
     assertDataFrameEqual(got, [Row(seq=1, offset=7), Row(seq=2, offset=8)])
+
+
+def test_a_car_without_fuel_or_odometer_readings_gets_no_figure_and_no_rank(spark):
+    schema = "vin string, seq long, event_time timestamp, trip_id string, origin string, " \
+             "destination string, odometer double, fuel_litres double"  # fmt: skip
+    rows = [
+        *[("NOFUEL00000000001", i, T0 + timedelta(seconds=10 * i), "t", "a", "b", 10.0 * i, None)
+          for i in range(6)],
+        *[("NOODO000000000001", i, T0 + timedelta(seconds=10 * i), "t", "a", "b", None, 40.0 - i)
+          for i in range(6)],
+        *[(VIN, i, T0 + timedelta(seconds=10 * i), "t", "a", "b", 10.0 * i, 40.0 - 0.5 * i)
+          for i in range(6)],
+    ]  # fmt: skip
+    got = {r.vin: r for r in vehicle_efficiency(spark.createDataFrame(rows, schema)).collect()}
+
+    assert (got["NOFUEL00000000001"].l_per_100km, got["NOFUEL00000000001"].rank) == (None, None)
+    assert got["NOODO000000000001"].distance_km == 0.0
+    assert got["NOODO000000000001"].rank is None
+    assert got[VIN].rank == 1  # the only car with a figure leads, nobody with 0 l/100 km

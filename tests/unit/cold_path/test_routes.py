@@ -34,9 +34,9 @@ def test_a_route_is_the_roads_driven_in_order_and_cut_off_trips_do_not_count(spa
     )
     trips = spark.createDataFrame(
         [Row(vin=SMALL, trip_id="a", origin="depot", destination="airport", distance_km=9.0,
-             duration_s=30.0, fuel_used_l=0.9),
+             duration_s=30.0, fuel_used_l=0.9, l_per_100km=10.0),
          Row(vin=VAN, trip_id="b", origin="depot", destination="airport", distance_km=2.0,
-             duration_s=10.0, fuel_used_l=0.2)]
+             duration_s=10.0, fuel_used_l=0.2, l_per_100km=10.0)]
     )  # fmt: skip
 
     got = trip_routes(events, trips).select("vin", "trip_id", "route", "hour")
