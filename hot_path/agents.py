@@ -9,11 +9,12 @@ from typing import Any
 
 from faust import StreamT
 
-from hot_path import tables, topics
+from hot_path import tables, topics, views
 from hot_path.app import app
 from hot_path.config import RuleSettings
 from hot_path.events import encode_alert
 from hot_path.processing import Outcome, process_record
+from hot_path.staged import Staged
 
 log = logging.getLogger(__name__)
 rules = RuleSettings()
@@ -33,15 +34,17 @@ async def detect(stream: StreamT[Any]) -> AsyncIterator[Outcome]:
     """Run every rule on each record; the outcome is yielded for tests and sinks."""
     async for event in stream.events():
         msg = event.message
+        now = datetime.now(UTC)
+        vehicles, watermarks = Staged(tables.vehicles), Staged(tables.watermarks)
         outcome = process_record(
             msg.key,
             event.value,
             topic=msg.topic,
             partition=msg.partition,
             offset=msg.offset,
-            vehicles=tables.vehicles,
-            watermarks=tables.watermarks,
-            now=datetime.now(UTC),
+            vehicles=vehicles,
+            watermarks=watermarks,
+            now=now,
             cfg=rules,
         )
         if outcome.dead_letter is not None:
@@ -51,4 +54,7 @@ async def detect(stream: StreamT[Any]) -> AsyncIterator[Outcome]:
                 headers["problem"].decode(),
             )  # fmt: skip
         await publish(outcome)
+        vehicles.apply()  # only now: a crash before this replays against the old state
+        watermarks.apply()
+        views.account(outcome, partition=msg.partition, offset=msg.offset, now=now)
         yield outcome

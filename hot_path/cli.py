@@ -30,14 +30,19 @@ def cluster_brokers(settings: KafkaSettings, timeout_s: float = 30.0) -> int:
 
 
 def worker(args: list[str]) -> int:
-    from hot_path import agents  # noqa: F401  (registers the agent and its tables)
+    from hot_path import agents, views  # noqa: F401  (registers the agent and its tables)
     from hot_path.app import app, settings
+
+    views.install()
 
     settings.state_dir().parent.mkdir(parents=True, exist_ok=True)
     if settings.replication_factor is None:
         brokers = cluster_brokers(KafkaSettings())
         app.conf.topic_replication_factor = replication_factor(brokers)
-    sys.argv = ["hot_path", "worker", "--loglevel", settings.log_level, *args]
+    # Faust's worker command sets web_enabled from its own flag (default on): pass ours.
+    web = "--with-web" if settings.web_enabled else "--without-web"
+    loop = ["--loop", settings.loop] if settings.loop != "aio" else []
+    sys.argv = ["hot_path", *loop, "worker", "--loglevel", settings.log_level, web, *args]
     app.main()
     return 0  # app.main() exits the process itself
 

@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fleet.config import PlatformSettings
+from fleet.metrics import HARSH_ACCEL_MPS2
 from fleet.topics import ALERTS, DEAD_LETTER, TELEMETRY
 
 
@@ -51,15 +52,16 @@ class RuleSettings(BaseSettings):
     # dtc_active: a code confirmed over a few seconds; misfire codes are critical.
     dtc_confirm_s: float = Field(default=5.0, ge=0)
     dtc_critical_prefixes: tuple[str, ...] = ("P030",)
-    # harsh_driving: episodes per distance, against an absolute floor and the car's own norm.
-    harsh_accel_mps2: float = 2.5
-    harsh_brake_mps2: float = 3.5
-    harsh_window_km: float = Field(default=5.0, gt=0)
-    harsh_min_episodes: float = 3.0
-    harsh_baseline_km: float = Field(default=100.0, gt=0)
-    harsh_baseline_factor: float = 2.5
-    harsh_prior_per_100km: float = 10.0
-    harsh_prior_km: float = 20.0
+    # harsh_driving: pull-aways far harder than the car's own (hot_path.rules_harsh).
+    harsh_run_min_mps2: float = Field(default=0.5, gt=0)
+    harsh_launch_max_kmh: float = Field(default=8.0, ge=0)
+    harsh_launch_factor: float = Field(default=1.4, gt=1)
+    harsh_absolute_mps2: float = Field(default=HARSH_ACCEL_MPS2 + 0.8, gt=0)
+    harsh_min_hot_readings: int = Field(default=2, ge=1)
+    harsh_warmup_launches: int = Field(default=2, ge=1)
+    harsh_ref_alpha: float = Field(default=0.2, gt=0, le=1)
+    harsh_decay_s: float = Field(default=300.0, gt=0)
+    harsh_clear_level: float = Field(default=0.3, gt=0, lt=1)
     # vehicle_silent: judged on event time against the fleet watermark.
     silent_gap_s: float = Field(default=90.0, gt=0)
     watermark_lateness_s: float = Field(default=30.0, ge=0)
@@ -82,10 +84,25 @@ class HotPathSettings(BaseSettings):
     """Table state; ``DATA_DIR/hot_path/<app id>`` unless given."""
     replication_factor: int | None = Field(default=None, ge=1, le=3)
     """Override for the topics the worker creates; otherwise asked of the cluster."""
+    producer_linger_s: float = Field(default=0.01, ge=0, le=1)
+    session_timeout_s: float = Field(default=60.0, ge=6, le=300)
+    """How long the group waits for a silent worker before its partitions move."""
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "info"
+    loop: Literal["aio", "uvloop"] = "aio"
+    """Event loop; ``uvloop`` (if installed) runs Faust's per-event machinery faster."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=8003, ge=0, le=65535)
+    """Prometheus exposition port; 0 turns it off."""
+    speed_enabled: bool = True
+    """Write the speed-layer views (the serving store, ``DATABASE_URL``)."""
+    speed_bucket_s: int = Field(default=60, ge=1, le=3600)
+    speed_flush_every_s: float = Field(default=1.0, gt=0)
+    speed_expire_margin_s: float = Field(default=3600.0, ge=0)
+    """Buckets this long before the batch watermark are kept, then deleted."""
+    speed_expire_every_s: float = Field(default=60.0, gt=0)
 
     def state_dir(self) -> Path:
         base = self.data_dir or PlatformSettings().data_dir / "hot_path"

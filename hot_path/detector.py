@@ -11,7 +11,7 @@ nor re-open an alert. The state is stored in a Faust table as a plain dict
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,8 @@ from hot_path.config import RuleSettings
 from hot_path.events import AlertEvent
 from hot_path.lifecycle import OpenAlert, step
 from hot_path.rules import BatteryState, Finding, Since
-from hot_path.rules_chassis import HarshState, TyreState, harsh_driving, tyre_pressure_low
+from hot_path.rules_chassis import TyreState, tyre_pressure_low
+from hot_path.rules_harsh import HarshState, harsh_driving
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +117,18 @@ def _advance(
     return alerts, events
 
 
+def _flat(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
 def to_dict(state: VehicleState) -> dict[str, Any]:
-    return asdict(state)
+    # By hand: dataclasses.asdict deep-copies every field and was half the CPU per record.
+    out = _flat(state)
+    out["battery"] = _flat(state.battery)
+    out["tyres"] = _flat(state.tyres)
+    out["harsh"] = _flat(state.harsh)
+    out["alerts"] = {str(kind): _flat(a) for kind, a in state.alerts.items()}
+    return out
 
 
 def from_dict(data: dict[str, Any]) -> VehicleState:

@@ -19,7 +19,7 @@ from typing import Any
 from fleet.alerts import AlertKind
 from fleet.deadletter import Rejection
 from fleet.errors import ContractError
-from fleet.telemetry import decode_event
+from fleet.telemetry import TelemetryEvent, decode_event
 from hot_path.config import RuleSettings
 from hot_path.deadletter import DeadLetter, dead_letter, rejection
 from hot_path.detector import VehicleState, from_dict, judge_silence, observe, to_dict
@@ -36,6 +36,8 @@ class Outcome:
     alerts: list[AlertEvent] = field(default_factory=list)
     dead_letter: DeadLetter | None = None
     duplicate: bool = False
+    event: TelemetryEvent | None = None
+    """The decoded record (for the speed views), None for a dead letter."""
 
 
 def process_record(
@@ -69,11 +71,11 @@ def process_record(
     state = from_dict(stored) if stored is not None else VehicleState(ev.vin)
     result = observe(state, ev, partition=partition, now=now, cfg=cfg)
     if result is None:
-        return Outcome(duplicate=True)
+        return Outcome(duplicate=True, event=ev)
     new_state, alerts = result
     vehicles[vin] = to_dict(new_state)
     alerts.extend(_judge_partition(vehicles, watermarks, partition, ev.event_time, now, cfg))
-    return Outcome(alerts=alerts)
+    return Outcome(alerts=alerts, event=ev)
 
 
 def _judge_partition(

@@ -1,15 +1,10 @@
-"""Rules over several signals and a learned baseline: tyre pressure and harsh driving.
+"""The tyre rule: pressure against a learned, temperature-compensated baseline.
 
 Tyres: the four tyres of a car share the air temperature and the road, so
 their pressures rise and fall together (absolute pressure follows absolute
 temperature). Each tyre's absolute pressure divided by the median of the
 other three cancels that out; a tyre whose ratio falls below its own learned
 ratio is losing air faster than temperature explains.
-
-Harsh driving: an episode is a run of readings with longitudinal acceleration
-beyond the harsh limits; episodes are counted over a distance-decayed window
-and compared with an absolute floor and with the car's own long-run rate, so
-a driver whose style is brisk is judged against himself.
 """
 
 from __future__ import annotations
@@ -75,45 +70,3 @@ def tyre_pressure_low(
         "loss_kpa": round(losses[tyre], 1),
     }
     return state, Finding(True, Severity.CRITICAL if critical else Severity.WARNING, detail)
-
-
-@dataclass(frozen=True, slots=True)
-class HarshState:
-    in_episode: bool = False
-    recent: float = 0.0
-    """Episodes, each weighted by exp(-km since it happened / harsh_window_km)."""
-    base_episodes: float = 0.0
-    base_km: float = 0.0
-    odometer: float | None = None
-
-
-def harsh_threshold(st: HarshState, cfg: RuleSettings) -> float:
-    """Episodes in the recent window that count as harsh for this car."""
-    prior = cfg.harsh_prior_per_100km / 100.0
-    own_rate = (st.base_episodes + prior * cfg.harsh_prior_km) / (st.base_km + cfg.harsh_prior_km)
-    return max(cfg.harsh_min_episodes, cfg.harsh_baseline_factor * own_rate * cfg.harsh_window_km)
-
-
-def harsh_driving(
-    st: HarshState, ev: TelemetryEvent, t: float, cfg: RuleSettings
-) -> tuple[HarshState, Finding | None]:
-    """Harsh acceleration or braking episodes per distance above the car's threshold."""
-    accel, odometer = ev.acceleration, ev.odometer
-    if accel is None or odometer is None:
-        return st, None
-    km = 0.0 if st.odometer is None else max(odometer - st.odometer, 0.0)
-    recent = st.recent * math.exp(-km / cfg.harsh_window_km)
-    keep = math.exp(-km / cfg.harsh_baseline_km)
-    base_episodes, base_km = st.base_episodes * keep, st.base_km * keep + km
-    harsh = accel >= cfg.harsh_accel_mps2 or accel <= -cfg.harsh_brake_mps2
-    if harsh and not st.in_episode:
-        # The norm learns from every episode: over its long window a short spell of
-        # harsh driving moves it little, and a driver's lasting habit is learned.
-        recent += 1.0
-        base_episodes += 1.0
-    state = HarshState(harsh, recent, base_episodes, base_km, odometer)
-    threshold = harsh_threshold(state, cfg)
-    if recent >= threshold:
-        detail: Detail = {"episodes": round(recent, 2), "threshold": round(threshold, 2)}
-        return state, Finding(True, Severity.WARNING, detail)
-    return state, CLEAR if recent < threshold / 2 else None

@@ -1,1 +1,1 @@
-"""FastAPI layer that merges the batch and speed views (arrives with its own issue)."""
+"""The serving layer: a FastAPI API over the batch and speed views, merged at the watermark."""

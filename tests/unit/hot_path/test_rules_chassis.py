@@ -1,11 +1,10 @@
-"""Tyre pressure against temperature, and harsh driving per distance."""
+"""Tyre pressure against temperature."""
 
 from __future__ import annotations
 
 from fleet.alerts import Severity
 from fleet.telemetry import TelemetryEvent
-from hot_path.config import RuleSettings
-from hot_path.rules_chassis import ATMOSPHERE_KPA, HarshState, harsh_driving, harsh_threshold
+from hot_path.rules_chassis import ATMOSPHERE_KPA
 
 from .readings import Fleet, reading
 
@@ -60,38 +59,3 @@ def test_a_tyre_under_the_absolute_minimum_is_critical_without_history() -> None
     fleet.feed(*(reading(s, **flat) for s in range(0, 60, 5)))
     assert fleet.alerts[0].severity is Severity.CRITICAL
     assert fleet.alerts[0].detail["tyre"] == "tyre_rear_right"
-
-
-def drive(st: HarshState, km: float, every_km: float, accel: float, start_km: float = 0.0):  # type: ignore[no-untyped-def]
-    """Readings every 50 m; one harsh reading every ``every_km``. Returns state, findings."""
-    cfg = RuleSettings()
-    findings = []
-    steps = round(km / 0.05)
-    period = max(round(every_km / 0.05), 1)
-    for i in range(steps):
-        odo = 10_000.0 + start_km + i * 0.05
-        a = accel if i % period == period - 1 else 0.3
-        st, f = harsh_driving(st, reading(i, odometer=odo, acceleration=a), float(i), cfg)
-        findings.append(f)
-    return st, findings
-
-
-def test_an_occasional_hard_stop_is_not_harsh_driving() -> None:
-    _, findings = drive(HarshState(), km=60, every_km=4.0, accel=-5.0)
-    assert not any(f is not None and f.active for f in findings)
-
-
-def test_repeated_hard_stops_within_a_few_km_are_harsh_driving() -> None:
-    st, _ = drive(HarshState(), km=40, every_km=20.0, accel=-5.0)
-    _, findings = drive(st, km=3, every_km=0.5, accel=-5.0, start_km=40)
-    assert any(f is not None and f.active for f in findings)
-
-
-def test_a_brisk_driver_is_judged_against_their_own_norm() -> None:
-    cfg = RuleSettings()
-    # 60 episodes per 100 km is this driver's habit; the threshold rises to match.
-    st, findings = drive(HarshState(), km=300, every_km=1.7, accel=2.8)
-    assert harsh_threshold(st, cfg) > cfg.harsh_min_episodes
-    assert not any(f is not None and f.active for f in findings[-2000:])
-    _, findings = drive(st, km=10, every_km=0.25, accel=2.8, start_km=300)
-    assert any(f is not None and f.active for f in findings)

@@ -1,0 +1,265 @@
+"""The speed-layer views in the serving store, written in batches off the event loop.
+
+The agent calls `SpeedStore.record` and `SpeedStore.alert` for every record
+and alert event; they only update in-memory batches (the newest state per
+car, summed increments per car and bucket, alert rows, the next offset per
+partition). `flush` writes a batch in one transaction with SQLAlchemy Core
+upserts (SQLite or PostgreSQL); the worker runs it in a thread every
+``HOT_SPEED_FLUSH_EVERY_S`` and once more, synchronously, before each Kafka
+offset commit, so the store is never behind a committed offset.
+
+Exactly once: each flush stores, with its rows, the next offset of every
+partition it covers, and each car's track (frontier and missing seqs) is
+its ``speed_vehicle_state`` row. After a crash or a rebalance the worker
+reloads both (`load`), skips records below the stored offsets and judges
+the rest against the stored tracks: nothing counts twice, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fleet.metrics import Reading
+from fleet.store import (
+    current_version,
+    speed_alerts,
+    speed_increments,
+    speed_offsets,
+    speed_vehicle_state,
+)
+from fleet.telemetry import TelemetryEvent
+from hot_path.events import AlertEvent, AlertStatus, from_epoch
+from hot_path.speed import Track, Verdict, advance, bucket_start
+
+log = logging.getLogger(__name__)
+SUMS = ("distance_km", "fuel_used_l", "driving_s", "harsh_events", "records")
+
+
+@dataclass
+class Batch:
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sums: dict[tuple[str, float], list[float]] = field(default_factory=dict)
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    offsets: dict[int, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.states or self.sums or self.alerts or self.offsets)
+
+    def add_alert(self, row: dict[str, Any]) -> None:
+        old = self.alerts.get(row["alert_id"])
+        if old is not None and old["status"] == "resolved":
+            return
+        if old is not None:
+            row = {**row, "detected_at": old["detected_at"]}
+        self.alerts[row["alert_id"]] = row
+
+    def merge_into(self, newer: Batch) -> None:
+        """Put this (unwritten) batch back under ``newer``, which wins where both have a row."""
+        for vin, state in self.states.items():
+            newer.states.setdefault(vin, state)
+        for key, sums in self.sums.items():
+            acc = newer.sums.setdefault(key, [0.0] * len(SUMS))
+            for i, v in enumerate(sums):
+                acc[i] += v
+        for alert_id, row in self.alerts.items():
+            newer.alerts.setdefault(alert_id, row)
+        for part, off in self.offsets.items():
+            newer.offsets[part] = max(off, newer.offsets.get(part, off))
+
+
+class SpeedStore:
+    def __init__(self, engine: Engine, *, group_id: str, topic: str, bucket_s: int) -> None:
+        self.engine, self.group_id, self.topic, self.bucket_s = engine, group_id, topic, bucket_s
+        self.tracks: dict[str, Track] = {}
+        self.next_offsets: dict[int, int] = {}
+        self._batch = Batch()
+        self._batch_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+
+    def load(self) -> None:
+        """Tracks and offsets as the store has them (after start-up or a rebalance)."""
+        with self._flush_lock, self.engine.connect() as conn:
+            offs = conn.execute(
+                select(speed_offsets.c.partition, speed_offsets.c.next_offset).where(
+                    speed_offsets.c.group_id == self.group_id, speed_offsets.c.topic == self.topic
+                )
+            )
+            self.next_offsets = {row.partition: row.next_offset for row in offs}
+            c = speed_vehicle_state.c
+            rows = conn.execute(
+                select(c.vin, c.seq, c.event_time, c.odometer_km, c.fuel_litres, c.speed_kmh,
+                       c.acceleration_mps2, c.missing_seqs)
+            )  # fmt: skip
+            self.tracks = {
+                r.vin: Track(
+                    r.seq,
+                    Reading(
+                        r.event_time.timestamp(),
+                        r.odometer_km,
+                        r.fuel_litres,
+                        r.speed_kmh,
+                        r.acceleration_mps2,
+                    ),
+                    tuple(json.loads(r.missing_seqs)),
+                )  # fmt: skip
+                for r in rows
+            }
+
+    def record(
+        self, ev: TelemetryEvent, *, partition: int, offset: int, now: datetime
+    ) -> Verdict | None:
+        """Account one decoded record; None if the store already holds it (a replay)."""
+        if offset < self.next_offsets.get(partition, 0):
+            return None
+        track, verdict, inc = advance(self.tracks.get(ev.vin), ev)
+        with self._batch_lock:
+            batch = self._batch
+            batch.offsets[partition] = offset + 1
+            if track is None or inc is None:
+                return verdict
+            self.tracks[ev.vin] = track
+            if verdict is Verdict.IN_ORDER:
+                batch.states[ev.vin] = _state_row(ev, track, partition, now)
+            elif ev.vin in batch.states:
+                batch.states[ev.vin]["missing_seqs"] = json.dumps(track.missing)
+            else:
+                # Only the missing seqs changed: rewrite the stored frontier with them.
+                batch.states[ev.vin] = {"vin": ev.vin, "missing_seqs": json.dumps(track.missing)}
+            key = (ev.vin, bucket_start(ev.event_time.timestamp(), self.bucket_s))
+            acc = batch.sums.setdefault(key, [0.0] * len(SUMS))
+            for i, name in enumerate(SUMS):
+                acc[i] += getattr(inc, name)
+        return verdict
+
+    def alert(self, event: AlertEvent) -> None:
+        resolved = event.status is AlertStatus.RESOLVED
+        row = {
+            "alert_id": event.alert_id,
+            "vin": event.vin,
+            "kind": str(event.kind),
+            "severity": str(event.severity),
+            "status": "resolved" if resolved else "open",
+            "opened_at": event.opened_at,
+            "evidence_time": event.evidence_time,
+            "detected_at": event.detected_at,
+            "resolved_at": event.evidence_time if resolved else None,
+            "detail": json.dumps(event.detail),
+        }
+        with self._batch_lock:
+            self._batch.add_alert(row)
+
+    def flush(self, now: datetime | None = None) -> int:
+        """Write what has accumulated, in one transaction; the number of rows written."""
+        with self._flush_lock:
+            with self._batch_lock:
+                batch, self._batch = self._batch, Batch()
+            if not batch:
+                return 0
+            try:
+                with self.engine.begin() as conn:
+                    written = _write(conn, batch, self, now or datetime.now(UTC))
+            except Exception:
+                with self._batch_lock:
+                    batch.merge_into(self._batch)
+                raise
+            self.next_offsets.update(batch.offsets)
+            return written
+
+    def expire(self, margin_s: float) -> int:
+        """Delete buckets older than the published batch watermark minus ``margin_s``."""
+        published = current_version(self.engine)
+        if published is None or published[1] is None:
+            return 0
+        horizon = published[1] - timedelta(seconds=margin_s)
+        with self._flush_lock, self.engine.begin() as conn:
+            gone = conn.execute(
+                delete(speed_increments).where(speed_increments.c.bucket_start < horizon)
+            )
+        return gone.rowcount or 0
+
+
+def _state_row(ev: TelemetryEvent, track: Track, partition: int, now: datetime) -> dict[str, Any]:
+    return {
+        "vin": ev.vin, "event_time": ev.event_time, "seq": ev.seq, "partition": partition,
+        "latitude": ev.latitude, "longitude": ev.longitude, "heading": ev.heading,
+        "speed_kmh": ev.speed, "acceleration_mps2": ev.acceleration,
+        "fuel_level_percent": ev.fuel_level, "fuel_litres": ev.fuel_litres, "range_m": ev.range,
+        "odometer_km": ev.odometer, "coolant_temp_c": ev.coolant_temp, "trip_id": ev.trip_id,
+        "segment_id": ev.segment_id, "origin": ev.origin, "destination": ev.destination,
+        "missing_seqs": json.dumps(track.missing), "updated_at": now,
+    }  # fmt: skip
+
+
+def _insert(conn: Any) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _write(conn: Any, batch: Batch, store: SpeedStore, now: datetime) -> int:
+    insert = _insert(conn)
+    full = [row for row in batch.states.values() if "event_time" in row]
+    if full:
+        stmt = insert(speed_vehicle_state)
+        cols = {k: stmt.excluded[k] for k in full[0] if k != "vin"}
+        table = speed_vehicle_state.c
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["vin"],
+                set_=cols,
+                where=table.event_time <= stmt.excluded.event_time,
+            ),
+            full,
+        )
+    for row in batch.states.values():
+        if "event_time" not in row:
+            conn.execute(
+                speed_vehicle_state.update()
+                .where(speed_vehicle_state.c.vin == row["vin"])
+                .values(missing_seqs=row["missing_seqs"])
+            )
+    if batch.sums:
+        stmt = insert(speed_increments)
+        t = speed_increments.c
+        sets: dict[str, Any] = {name: t[name] + stmt.excluded[name] for name in SUMS}
+        sets["updated_at"] = stmt.excluded.updated_at
+        rows = [
+            {"vin": vin, "bucket_start": from_epoch(start), "updated_at": now,
+             **{name: (int(v) if name in ("harsh_events", "records") else v)
+                for name, v in zip(SUMS, sums, strict=True)}}
+            for (vin, start), sums in batch.sums.items()
+        ]  # fmt: skip
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["vin", "bucket_start"], set_=sets), rows
+        )
+    if batch.alerts:
+        stmt = insert(speed_alerts)
+        a = speed_alerts.c
+        done = (a.status == "resolved") | (stmt.excluded.status == "resolved")
+        sets = {
+            "status": case((done, "resolved"), else_="open"),
+            "severity": stmt.excluded.severity,
+            "evidence_time": stmt.excluded.evidence_time,
+            "resolved_at": func.coalesce(a.resolved_at, stmt.excluded.resolved_at),
+        }
+        conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=sets),
+                     list(batch.alerts.values()))  # fmt: skip
+    if batch.offsets:
+        stmt = insert(speed_offsets)
+        o = speed_offsets.c
+        newer = case((stmt.excluded.next_offset > o.next_offset, stmt.excluded.next_offset),
+                     else_=o.next_offset)  # fmt: skip
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["group_id", "topic", "partition"], set_={"next_offset": newer}
+            ),
+            [{"group_id": store.group_id, "topic": store.topic, "partition": p, "next_offset": o}
+             for p, o in batch.offsets.items()],
+        )  # fmt: skip
+    return len(batch.states) + len(batch.sums) + len(batch.alerts)

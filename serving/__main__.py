@@ -1,0 +1,22 @@
+"""``python -m serving``: the API on 127.0.0.1:8000 (``SERVING_HOST``/``SERVING_PORT``)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from serving.config import ServingSettings
+from serving.main import create_app
+
+
+def main() -> None:
+    settings = ServingSettings()
+    logging.basicConfig(level=settings.log_level.upper())
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+if __name__ == "__main__":
+    main()

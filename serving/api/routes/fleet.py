@@ -1,0 +1,66 @@
+"""``GET /fleet/efficiency`` and ``GET /routes/recommendations``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from serving.api.deps import ConnDep, ViewDep
+from serving.config import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from serving.models import (
+    ClassEfficiency,
+    Leaderboard,
+    RankedVehicle,
+    Recommendations,
+    RouteRanking,
+    VehicleSummary,
+    served,
+)
+from serving.queries.fleet import leaderboard, recommendations
+
+router = APIRouter(prefix="/fleet", tags=["fleet"])
+routes_router = APIRouter(prefix="/routes", tags=["routes"])
+
+
+@router.get("/efficiency", response_model=Leaderboard)
+def efficiency(
+    conn: ConnDep,
+    view: ViewDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> Leaderboard:
+    """The most fuel-efficient cars and each vehicle class, on merged figures."""
+    vehicles, classes = leaderboard(conn, view=view, limit=limit)
+    layers = {layer for v in vehicles for layer in v.merged.layers}
+    return Leaderboard(
+        served=served(view, layers),
+        vehicles=[
+            RankedVehicle(rank=i, **VehicleSummary.of(v).model_dump())
+            for i, v in enumerate(vehicles, start=1)
+        ],
+        classes=[
+            ClassEfficiency(
+                vehicle_class=c.vehicle_class,
+                vehicles=c.vehicles,
+                distance_km=c.totals.distance_km,
+                fuel_used_l=c.totals.fuel_used_l,
+                l_per_100km=c.l_per_100km,
+            )
+            for c in classes
+        ],
+    )
+
+
+@routes_router.get("/recommendations", response_model=Recommendations)
+def route_recommendations(
+    conn: ConnDep,
+    view: ViewDep,
+    origin: Annotated[str | None, Query(max_length=64)] = None,
+    destination: Annotated[str | None, Query(max_length=64)] = None,
+) -> Recommendations:
+    """Routes between places, least fuel first; ``recommended`` marks the pick (batch layer)."""
+    rows = recommendations(conn, view=view, origin=origin, destination=destination)
+    return Recommendations(
+        served=served(view, ["batch"] if view.version is not None else []),
+        items=[RouteRanking(**r) for r in rows],
+    )

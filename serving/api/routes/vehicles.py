@@ -1,0 +1,88 @@
+"""``GET /vehicles`` and ``GET /vehicles/{vin}``: merged from the batch and speed layers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
+
+from fleet.vin import VIN_PATTERN, is_vin
+from serving.api.deps import ConnDep, ViewDep
+from serving.config import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from serving.models import Alert, VehicleDetail, VehiclePage, VehicleState, VehicleSummary, served
+from serving.queries.alerts import list_alerts
+from serving.queries.vehicles import VehicleSort, list_vehicles, merged_vehicles, vehicle_state
+
+router = APIRouter(prefix="/vehicles", tags=["vehicles"])
+
+
+@router.get("", response_model=VehiclePage)
+def vehicles(
+    conn: ConnDep,
+    view: ViewDep,
+    vehicle_class: Annotated[
+        str | None, Query(alias="class", max_length=32, description="only this vehicle class")
+    ] = None,
+    sort: VehicleSort = VehicleSort.EFFICIENCY,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> VehiclePage:
+    """Cars with distance, fuel and efficiency merged from both layers, one page at a time."""
+    total, page = list_vehicles(
+        conn, view=view, vehicle_class=vehicle_class, sort=sort, limit=limit, offset=offset
+    )
+    layers = {layer for v in page for layer in v.merged.layers}
+    return VehiclePage(
+        served=served(view, layers),
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[VehicleSummary.of(v) for v in page],
+    )
+
+
+@router.get(
+    "/{vin}",
+    response_model=VehicleDetail,
+    responses={404: {"description": "no layer knows this VIN"}},
+)
+def vehicle(
+    conn: ConnDep,
+    view: ViewDep,
+    vin: Annotated[
+        str, Path(description="17 characters, ISO 3779", examples=["1HGCM82633A004352"])
+    ],
+) -> VehicleDetail:
+    """A car's newest state, its open alerts and its merged distance, fuel and efficiency."""
+    if not is_vin(vin):
+        # The validation error's own shape, so a 422 always looks as OpenAPI says.
+        raise RequestValidationError([{
+            "type": "vin", "loc": ("path", "vin"), "input": vin,
+            "msg": f"not a VIN: 17 digits and capital letters except I, O and Q ({VIN_PATTERN})",
+        }])  # fmt: skip
+    found = merged_vehicles(conn, view=view, vins=[vin])
+    _, alerts = list_alerts(conn, status="open", vin=vin, limit=1000)
+    if not found and not alerts:
+        raise HTTPException(
+            status_code=404, detail=f"no vehicle with VIN {vin} in the batch or speed layer"
+        )
+    state = vehicle_state(conn, vin=vin)
+    layers = set(found[0].merged.layers) if found else set()
+    if state is not None or alerts:
+        layers.add("speed")
+    summary = VehicleSummary.of(found[0]) if found else None
+    return VehicleDetail(
+        served=served(view, layers),
+        vin=vin,
+        vehicle_class=summary.vehicle_class if summary else None,
+        distance_km=summary.distance_km if summary else 0.0,
+        fuel_used_l=summary.fuel_used_l if summary else 0.0,
+        l_per_100km=summary.l_per_100km if summary else None,
+        layers=sorted(layers),
+        last_seen=summary.last_seen if summary else None,
+        refuelled_l=found[0].refuelled_l if found else None,
+        refuels=found[0].refuels if found else None,
+        state=VehicleState(**state) if state else None,
+        open_alerts=[Alert(**a) for a in alerts],
+    )

@@ -1,0 +1,1 @@
+"""Read-only queries on the serving store; keyword-only arguments, plain data back."""

@@ -1,0 +1,135 @@
+"""Vehicles: batch totals and speed increments per car, merged by `serving.merge`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from fleet.store import speed_increments, speed_vehicle_state, vehicle_efficiency
+from serving.merge import Merged, Totals, merge
+from serving.queries.view import View
+
+
+class VehicleSort(StrEnum):
+    EFFICIENCY = "efficiency"  # lowest l/100 km first, cars without a figure last
+    DISTANCE = "distance"  # longest first
+    VIN = "vin"
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleTotals:
+    vin: str
+    vehicle_class: str | None
+    merged: Merged
+    refuelled_l: float | None
+    refuels: int | None
+    last_seen: datetime | None
+
+
+def batch_rows(
+    conn: Connection,
+    *,
+    view: View,
+    vins: Collection[str] | None = None,
+    vehicle_class: str | None = None,
+) -> dict[str, Any]:
+    """The published batch rows per VIN (empty before the first run)."""
+    if view.version is None:
+        return {}
+    t = vehicle_efficiency.c
+    query = select(vehicle_efficiency).where(t.version == view.version)
+    if vins is not None:
+        query = query.where(t.vin.in_(vins))
+    if vehicle_class is not None:
+        query = query.where(t.vehicle_class == vehicle_class)
+    return {r.vin: r for r in conn.execute(query)}
+
+
+def speed_sums(
+    conn: Connection, *, view: View, vins: Collection[str] | None = None
+) -> dict[str, Totals]:
+    """Each car's speed increments in buckets at or after the view's cut-off."""
+    t = speed_increments.c
+    query = select(t.vin, func.sum(t.distance_km), func.sum(t.fuel_used_l)).group_by(t.vin)
+    if view.speed_from is not None:
+        query = query.where(t.bucket_start >= view.speed_from)
+    if vins is not None:
+        query = query.where(t.vin.in_(vins))
+    return {vin: Totals(d or 0.0, f or 0.0) for vin, d, f in conn.execute(query)}
+
+
+def merged_vehicles(
+    conn: Connection,
+    *,
+    view: View,
+    vins: Collection[str] | None = None,
+    vehicle_class: str | None = None,
+) -> list[VehicleTotals]:
+    """Every known car (or those of ``vins``/``vehicle_class``) with merged totals."""
+    batch = batch_rows(conn, view=view, vins=vins, vehicle_class=vehicle_class)
+    speed = speed_sums(conn, view=view, vins=vins)
+    s = speed_vehicle_state.c
+    seen_q = select(s.vin, s.event_time)
+    if vins is not None:
+        seen_q = seen_q.where(s.vin.in_(vins))
+    seen: dict[str, datetime] = {r.vin: r.event_time for r in conn.execute(seen_q)}
+    known = set(batch) if vehicle_class is not None else set(batch) | set(speed) | set(seen)
+    out = []
+    for vin in known:
+        row = batch.get(vin)
+        totals = Totals(row.distance_km, row.fuel_used_l) if row is not None else None
+        out.append(
+            VehicleTotals(
+                vin=vin,
+                vehicle_class=row.vehicle_class if row is not None else None,
+                merged=merge(totals, speed.get(vin)),
+                refuelled_l=row.refuelled_l if row is not None else None,
+                refuels=row.refuels if row is not None else None,
+                last_seen=seen.get(vin) or (row.last_event if row is not None else None),
+            )
+        )
+    return out
+
+
+def sort_vehicles(vehicles: list[VehicleTotals], *, sort: VehicleSort) -> list[VehicleTotals]:
+    if sort is VehicleSort.VIN:
+        return sorted(vehicles, key=lambda v: v.vin)
+    if sort is VehicleSort.DISTANCE:
+        return sorted(vehicles, key=lambda v: (-v.merged.totals.distance_km, v.vin))
+    inf = float("inf")
+    return sorted(
+        vehicles,
+        key=lambda v: (v.merged.l_per_100km is None, v.merged.l_per_100km or inf, v.vin),
+    )
+
+
+def list_vehicles(
+    conn: Connection,
+    *,
+    view: View,
+    vehicle_class: str | None,
+    sort: VehicleSort,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[VehicleTotals]]:
+    """One page of cars, sorted, and how many there are in all."""
+    vehicles = sort_vehicles(
+        merged_vehicles(conn, view=view, vehicle_class=vehicle_class), sort=sort
+    )
+    return len(vehicles), vehicles[offset : offset + limit]
+
+
+def vehicle_state(conn: Connection, *, vin: str) -> dict[str, Any] | None:
+    """The speed layer's newest reading of the car, without bookkeeping columns."""
+    row = conn.execute(select(speed_vehicle_state).where(speed_vehicle_state.c.vin == vin)).first()
+    if row is None:
+        return None
+    state = dict(row._mapping)
+    for bookkeeping in ("vin", "seq", "partition", "missing_seqs"):
+        state.pop(bookkeeping)
+    return state

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from fleet.alerts import AlertKind, Severity
+from serving.queries.alerts import list_alerts
+from serving.queries.fleet import leaderboard, recommendations
+from serving.queries.vehicles import VehicleSort, list_vehicles, merged_vehicles, vehicle_state
+from serving.queries.view import View, current_view
+from tests.unit.serving.rows import (
+    VIN_A,
+    VIN_B,
+    VIN_C,
+    VIN_D,
+    WATERMARK,
+    add_buckets,
+    populate,
+    publish_batch,
+)
+
+
+def _view(engine: Engine, bucket_s: int = 60) -> View:
+    with engine.connect() as conn:
+        return current_view(conn, bucket_s=bucket_s)
+
+
+def test_view_before_any_batch_takes_the_whole_speed_layer(engine: Engine) -> None:
+    add_buckets(engine, VIN_C, [(WATERMARK, 3.0, 0.3)])
+    view = _view(engine)
+    assert view == View(None, None, None, True)
+    with engine.connect() as conn:
+        [car] = merged_vehicles(conn, view=view)
+    assert (car.vin, car.merged.totals.distance_km, car.merged.layers) == (VIN_C, 3.0, ("speed",))
+
+
+def test_view_reads_the_published_watermark(engine: Engine) -> None:
+    version = publish_batch(engine)
+    assert _view(engine) == View(version, WATERMARK, WATERMARK, True)
+    unaligned = publish_batch(engine, WATERMARK + timedelta(seconds=5))
+    view = _view(engine)
+    assert (view.version, view.aligned) == (unaligned, False)
+    assert view.speed_from == WATERMARK + timedelta(minutes=1)
+
+
+def test_merged_vehicles_add_speed_buckets_from_the_watermark_only(engine: Engine) -> None:
+    populate(engine)
+    with engine.connect() as conn:
+        cars = {v.vin: v for v in merged_vehicles(conn, view=_view(engine))}
+    assert set(cars) == {VIN_A, VIN_B, VIN_C, VIN_D}
+    a = cars[VIN_A].merged
+    assert a.totals.distance_km == pytest.approx(103.0)  # 100 batch + 1 + 2 (not the 9 before)
+    assert a.totals.fuel_used_l == pytest.approx(6.3)
+    assert a.layers == ("batch", "speed")
+    assert cars[VIN_B].merged.layers == ("batch",)
+    assert cars[VIN_C].merged.layers == ("speed",)
+    assert cars[VIN_C].vehicle_class is None
+    assert cars[VIN_A].last_seen == WATERMARK + timedelta(minutes=2)
+
+
+def test_list_vehicles_sorts_filters_and_pages(engine: Engine) -> None:
+    populate(engine)
+    view = _view(engine)
+    with engine.connect() as conn:
+
+        def vins(**kw: object) -> list[str]:
+            args = {"vehicle_class": None, "sort": VehicleSort.EFFICIENCY, "limit": 10,
+                    "offset": 0, **kw}  # fmt: skip
+            return [v.vin for v in list_vehicles(conn, view=view, **args)[1]]  # type: ignore[arg-type]
+
+        # A: 6.1 l/100 km; B: 10; C: 15 (speed only); D under a kilometre: last
+        assert vins() == [VIN_A, VIN_B, VIN_C, VIN_D]
+        assert vins(sort=VehicleSort.DISTANCE) == [VIN_B, VIN_A, VIN_C, VIN_D]
+        assert vins(sort=VehicleSort.VIN) == sorted([VIN_A, VIN_B, VIN_C, VIN_D])
+        assert vins(vehicle_class="van") == [VIN_B, VIN_D]
+        assert vins(sort=VehicleSort.VIN, limit=2, offset=1) == [VIN_B, VIN_C]
+        total, _ = list_vehicles(conn, view=view, vehicle_class=None, sort=VehicleSort.VIN,
+                                 limit=1, offset=0)  # fmt: skip
+        assert total == 4
+
+
+def test_vehicle_state_leaves_out_bookkeeping(engine: Engine) -> None:
+    populate(engine)
+    with engine.connect() as conn:
+        state = vehicle_state(conn, vin=VIN_A)
+        assert vehicle_state(conn, vin=VIN_B) is None
+    assert state is not None
+    assert state["fuel_litres"] == 40.0
+    assert not {"seq", "partition", "missing_seqs"} & set(state)
+
+
+def test_alerts_most_severe_first_and_filtered(engine: Engine) -> None:
+    populate(engine)
+    with engine.connect() as conn:
+        total, rows = list_alerts(conn, limit=10)
+        assert total == 4
+        assert [r["severity"] for r in rows] == ["critical", "warning", "warning", "info"]
+        # Same severity: the most recently opened first.
+        assert [r["kind"] for r in rows[1:3]] == ["battery_low", "fuel_low"]
+        assert rows[0]["detail"] == {"value": 1}
+        total, rows = list_alerts(conn, status="open", limit=10)
+        assert total == 3
+        assert {r["status"] for r in rows} == {"open"}
+        _, rows = list_alerts(conn, kind=AlertKind.FUEL_LOW, limit=10)
+        assert [r["vin"] for r in rows] == [VIN_A]
+        _, rows = list_alerts(conn, severity=Severity.INFO, vin=VIN_B, limit=10)
+        assert [r["kind"] for r in rows] == ["harsh_driving"]
+        total, rows = list_alerts(conn, limit=1, offset=1)
+        assert (total, len(rows)) == (4, 1)
+
+
+def test_leaderboard_ranks_cars_with_a_figure_and_pools_classes(engine: Engine) -> None:
+    populate(engine)
+    with engine.connect() as conn:
+        cars, classes = leaderboard(conn, view=_view(engine), limit=10)
+    assert [c.vin for c in cars] == [VIN_A, VIN_B, VIN_C]  # D has no figure
+    by_class = {c.vehicle_class: c for c in classes}
+    assert by_class["van"].vehicles == 2
+    assert by_class["van"].l_per_100km == pytest.approx(20.1 / 200.5 * 100)
+    assert by_class[None].vehicles == 1
+    assert [c.vehicle_class for c in classes] == ["compact", "van", None]
+
+
+def test_recommendations_filter_and_rank(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert recommendations(conn, view=_view(engine), origin=None, destination=None) == []
+    populate(engine)
+    view = _view(engine)
+    with engine.connect() as conn:
+        rows = recommendations(conn, view=view, origin="depot", destination="airport")
+        assert [(r["route"], r["recommended"]) for r in rows] == [("s1>s2", True),
+                                                                  ("s1>s3>s2", False)]  # fmt: skip
+        assert len(recommendations(conn, view=view, origin=None, destination="depot")) == 1
