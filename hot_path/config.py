@@ -13,7 +13,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fleet.config import PlatformSettings
-from fleet.metrics import HARSH_ACCEL_MPS2
+from fleet.metrics import (
+    BATTERY_LOW_V,
+    COOLANT_HOT_C,
+    FUEL_LOW_PERCENT,
+    HARSH_ACCEL_MPS2,
+    OIL_LOW_KPA_PER_1000_RPM,
+    OIL_LOW_MIN_KPA,
+)
 from fleet.topics import ALERTS, DEAD_LETTER, TELEMETRY
 
 
@@ -23,12 +30,12 @@ class RuleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOT_", env_file=".env", extra="ignore")
 
     # engine_overheat: coolant above the limit for a while, not one reading.
-    coolant_limit_c: float = 110.0
+    coolant_limit_c: float = COOLANT_HOT_C
     coolant_critical_c: float = 120.0
     coolant_sustain_s: float = Field(default=30.0, ge=0)
     # oil_pressure_low: the pump must deliver a floor at idle and more with engine speed.
-    oil_min_kpa: float = 80.0
-    oil_kpa_per_1000rpm: float = 70.0
+    oil_min_kpa: float = OIL_LOW_MIN_KPA
+    oil_kpa_per_1000rpm: float = OIL_LOW_KPA_PER_1000_RPM
     oil_min_rpm: float = 400.0
     oil_sustain_s: float = Field(default=10.0, ge=0)
     # tyre_pressure_low: loss against the tyre's own ratio to the other three.
@@ -38,13 +45,13 @@ class RuleSettings(BaseSettings):
     tyre_baseline_tau_s: float = Field(default=7200.0, gt=0)
     tyre_sustain_s: float = Field(default=30.0, ge=0)
     # fuel_low: the dashboard warning level, or the trip computer's range.
-    fuel_low_percent: float = 10.0
+    fuel_low_percent: float = FUEL_LOW_PERCENT
     fuel_low_range_m: float = 50_000.0
     fuel_critical_range_m: float = 15_000.0
     fuel_clear_margin_percent: float = 2.0
     fuel_sustain_s: float = Field(default=30.0, ge=0)
     # battery_low: resting voltage of a 12 V lead-acid battery, after the surface charge fades.
-    battery_rest_min_v: float = 12.2
+    battery_rest_min_v: float = BATTERY_LOW_V
     battery_critical_v: float = 11.5
     battery_settle_s: float = Field(default=30.0, ge=0)
     battery_charging_min_v: float = 13.2
