@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from fleet.deadletter import header_map
 from fleet.telemetry import encode_event
@@ -84,11 +91,16 @@ def wait_until_consumed(
     while time.monotonic() < deadline:
         assert worker.poll() is None, f"worker exited:\n{log.read_text()[-3000:]}"
         # An empty partition has no committed offset (negative): nothing to wait for.
-        committed = [max(tp.offset, 0) for tp in watcher.committed(wanted, timeout=10)]
+        try:
+            committed = [max(tp.offset, 0) for tp in watcher.committed(wanted, timeout=10)]
+        except KafkaException:  # the group coordinator is still loading or moving
+            committed = []
         if committed == ends:
             return
         time.sleep(0.5)
-    raise AssertionError(f"worker did not reach {ends}:\n{log.read_text()[-3000:]}")
+    raise AssertionError(
+        f"the group did not reach {ends} ({committed}):\n{log.read_text()[-3000:]}"
+    )
 
 
 def drain(consumer: Consumer, topic: str, partitions: int) -> list[Message]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import func, select
 
@@ -25,7 +25,7 @@ from fleet.store import connect, speed_alerts, speed_increments, speed_vehicle_s
 from fleet.telemetry import encode_event
 from fleet.vin import with_check_digit
 from hot_path.events import AlertEvent, decode_alert
-from tests.integration.test_hot_path import drain
+from tests.integration.test_hot_path import drain, wait_until_consumed
 from tests.unit.hot_path.readings import reading
 from tests.utils.kafka import unique
 
@@ -110,27 +110,6 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
     finally:
         for name in list(pool.procs):
             pool.stop(name)
-
-
-def wait_until_consumed(
-    watcher: Consumer, topic: str, worker: subprocess.Popen[bytes], log: Path, timeout: float = 60
-) -> None:
-    """Until the group (``watcher``'s, never joined) has committed every partition's end."""
-    wanted = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    ends = [watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert worker.poll() is None, f"worker exited:\n{log.read_text()[-3000:]}"
-        try:
-            committed = [max(tp.offset, 0) for tp in watcher.committed(wanted, timeout=10)]
-        except KafkaException:  # the group coordinator is still loading or moving
-            committed = []
-        if committed == ends:
-            return
-        time.sleep(0.5)
-    raise AssertionError(
-        f"the group did not reach {ends} ({committed}):\n{log.read_text()[-3000:]}"
-    )
 
 
 def alerts(make_consumer: Callable[..., Consumer], topic: str) -> list[AlertEvent]:
