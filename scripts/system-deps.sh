@@ -15,6 +15,12 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # command-line clients, handy to publish a record by hand.
 { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
+# The dashboard's browser test drives Debian's headless Chromium through its own driver
+# (matching versions; nothing is downloaded at test time).
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+# The serving layer's tests also run on a real PostgreSQL, started by the tests themselves.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 
 if ((${#need[@]} == 0)); then
     exit 0
