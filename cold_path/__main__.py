@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cold_path.config import ColdPathSettings
 from fleet.config import KafkaSettings
+from fleet.errors import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 def _archive(settings: ColdPathSettings, idle_exit: float | None) -> int:
     from cold_path.archive import Archiver
 
-    archiver = Archiver(settings, KafkaSettings())
+    try:
+        archiver = Archiver(settings, KafkaSettings())
+    except ConfigError as exc:  # the master dataset's URL cannot be opened
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: archiver.stop())
     stats = archiver.run(idle_exit_s=idle_exit)
@@ -60,7 +65,7 @@ def _batch(settings: ColdPathSettings) -> int:
     spark = session(settings)
     try:
         result = batch.run(spark, connect(), settings)
-    except batch.NothingToPublish as exc:
+    except (batch.NothingToPublish, ConfigError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     finally:

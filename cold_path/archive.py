@@ -1,13 +1,16 @@
 """The archiver: group ``cold-path`` lands ``fleet.telemetry`` in the master dataset.
 
 Exactly once per (partition, offset), across crashes:
-- a file is written under a temporary name, fsynced and renamed; only then is
-  the offset after its last record stored and committed;
+- a file is written under a temporary name and moved into place (fsync and
+  rename on local disk, the filesystem's move elsewhere: see
+  ``dataset.write_durably``); only then is the offset after its last record
+  committed;
 - on (re)assignment the archiver reads which offsets at or after the committed
-  one are already in files (a crash between rename and commit leaves some),
-  and skips them when Kafka delivers them again;
-- temporaries left by a crash before the rename are deleted at start: their
-  records were never committed and will be read again.
+  one are already in files (a crash between the move and the commit leaves
+  some), and skips them when Kafka delivers them again;
+- temporaries left by a crash before the move are deleted at start: their
+  records were never committed and will be read again (or, after a crash
+  between an object store's copy and delete, are in the final file already).
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, Message, TopicPartition
 
 from cold_path.config import ColdPathSettings
 from cold_path.dataset import (
     FileName,
+    Master,
     Record,
     archived_offsets,
     remove_stale_temporaries,
@@ -56,7 +59,7 @@ class ArchiveStats:
 class Archiver:
     def __init__(self, settings: ColdPathSettings, kafka: KafkaSettings) -> None:
         self.settings = settings
-        self.master: Path = settings.master()
+        self.master = Master.at(settings.master())
         self.stats = ArchiveStats()
         self.stopping = threading.Event()
         self._buffers: dict[int, PartitionBuffer] = {}
@@ -72,7 +75,7 @@ class Archiver:
     def run(self, *, idle_exit_s: float | None = None) -> ArchiveStats:
         """Archive until `stop()`, or until nothing arrived for ``idle_exit_s`` seconds."""
         for path in remove_stale_temporaries(self.master):
-            log.warning("removed %s, left by a crash before its rename", path)
+            log.warning("removed %s, left by a crash before its move", self.master.display(path))
         self._consumer.subscribe(
             [self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
             on_lost=self._on_lost,
@@ -144,7 +147,7 @@ class Archiver:
             first, last = buf.records[0].offset, buf.records[-1].offset
             name = FileName(self.settings.topic, partition, first, last).render()
             for date, rows in to_rows(buf.records).items():
-                write_durably(to_table(rows), self.master / f"event_date={date}", name)
+                write_durably(to_table(rows), self.master, date, name)
                 self.stats.files += 1
                 self.stats.invalid += sum(1 for r in rows if not r["valid"])
             self.stats.records += len(buf.records)
@@ -152,7 +155,7 @@ class Archiver:
             commits.append(TopicPartition(self.settings.topic, partition, last + 1))
             buf.records, buf.size = [], 0
         if commits:
-            # Only now, with every file renamed and fsynced, may the group move on.
+            # Only now, with every file whole under its final name, may the group move on.
             self._consumer.commit(offsets=commits, asynchronous=False)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -28,6 +28,7 @@ from cold_path.routes import (
     trip_routes,
     with_class,
 )
+from cold_path.totals import vehicle_totals
 from fleet import store
 from fleet.errors import FleetError
 from fleet.store import batch_current, batch_runs, current_version
@@ -105,6 +106,9 @@ def run(spark: SparkSession, engine: Engine, settings: ColdPathSettings) -> Batc
             {**r, "dtcs": " ".join(r["dtcs"])} for r in _rows(health_summary(events))
         ],
     }
+    # The merge's batch half: every event, not only those before the watermark,
+    # since later arrivals decide which earlier readings were late (cold_path.totals).
+    views[store.vehicle_totals] = _rows(vehicle_totals(data.events, watermark=mark)) if mark else []
     vehicles = views[store.vehicle_efficiency]
     for df in (events, vehicles_df, trips_df):
         df.unpersist()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+import fsspec  # type: ignore[import-untyped]
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fleet.config import PlatformSettings
+from fleet.config import PlatformSettings, speed_bucket_field
 from fleet.topics import TELEMETRY
 
 
@@ -15,7 +17,10 @@ class ColdPathSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COLD_", env_file=".env", extra="ignore")
 
     master_dir: Path | None = None
-    """The master dataset; ``DATA_DIR/master`` when unset."""
+    """The master dataset as a local directory; ``DATA_DIR/master`` when neither is set."""
+    master_url: str | None = None
+    """The master dataset as an fsspec URL: ``file:///srv/master``, ``s3://bucket/master``
+    (needs s3fs), ``memory://name`` (one process only: tests)."""
     topic: str = TELEMETRY
     group_id: str = "cold-path"
     instance_id: str | None = None
@@ -35,11 +40,35 @@ class ColdPathSettings(BaseSettings):
     watermark_lag_s: float = Field(default=60.0, ge=0)
     """How far behind the newest archived event the batch declares itself complete:
     room for records still in flight between the cars, Kafka and the archiver."""
-    watermark_align_s: int = Field(default=60, ge=1)
-    """The speed layer's bucket size (``HOT_SPEED_BUCKET_S``): the watermark falls on a
-    bucket boundary so serving can add whole buckets after it."""
+    watermark_align_s: int = speed_bucket_field("watermark_align_s")
+    """The speed layer's bucket size (``FLEET_SPEED_BUCKET_S``, shared by every layer): the
+    watermark falls on a bucket boundary so serving can add whole buckets after it."""
     smoothing_readings: int = Field(default=5, ge=1)
     """Fuel-level readings averaged at each end of a refuel-free stretch (sensor noise)."""
 
-    def master(self) -> Path:
-        return self.master_dir or PlatformSettings().data_dir / "master"
+    @field_validator("master_url")
+    @classmethod
+    def _known_filesystem(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        protocol, _ = fsspec.core.split_protocol(url)
+        if protocol is not None and protocol not in fsspec.available_protocols():
+            raise ValueError(
+                f"{url!r}: fsspec knows no filesystem {protocol!r} "
+                "(a local path, file://, s3://, gs://, memory:// ...)"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Self:
+        if self.master_dir is not None and self.master_url is not None:
+            raise ValueError(
+                "COLD_MASTER_DIR and COLD_MASTER_URL both name the master dataset: unset one"
+            )
+        return self
+
+    def master(self) -> str:
+        """The master dataset's location as ``cold_path.dataset.Master.at`` takes it."""
+        if self.master_url is not None:
+            return self.master_url
+        return str(self.master_dir or PlatformSettings().data_dir / "master")

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from pathlib import Path
 
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.window import Window
 
-from cold_path.dataset import SCHEMA, data_files
-
-log = logging.getLogger(__name__)
+from cold_path.dataset import SCHEMA, Master, MasterLike, readable_files
 
 
 @dataclass(frozen=True)
@@ -27,31 +22,25 @@ class Extracted:
     """Files that could not be read, with the reason: reported, never read as data."""
 
 
-def readable_files(master: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Split the dataset's files into those with an intact footer and schema, and the rest."""
-    good, bad = [], []
-    for path, _ in data_files(master):
-        try:
-            schema = pq.read_schema(path)
-            if not schema.equals(SCHEMA, check_metadata=False):
-                raise ValueError("schema differs from the master dataset's")
-            pq.ParquetFile(path).metadata  # noqa: B018 - reading the footer is the check
-        except Exception as exc:  # pyarrow raises several types for damaged files
-            log.error("excluding %s: %s", path, exc)
-            bad.append((str(path), str(exc)))
-            continue
-        good.append(str(path))
-    return good, bad
+def extract(spark: SparkSession, master: MasterLike) -> Extracted:
+    """Read the dataset at ``master`` (a path or an fsspec URL) through Hadoop's filesystems.
 
-
-def extract(spark: SparkSession, master: Path) -> Extracted:
-    files, excluded = readable_files(master)
+    The files are listed and their footers checked through fsspec; Spark gets
+    each good file's Hadoop URI (``file://``, ``s3a://``, ``gs://``), so the
+    JVM needs that filesystem on its classpath (``s3a`` needs hadoop-aws).
+    """
+    m = Master.at(master)
+    base = m.hadoop_uri()  # a filesystem Spark cannot read fails here, before any work
+    files, bad = readable_files(m)
+    excluded = [(m.display(path), reason) for path, reason in bad]
+    shown = [m.display(path) for path in files]
     if not files:
         empty = spark.createDataFrame([], schema=from_arrow_schema(SCHEMA))
         return Extracted(valid_events(empty), 0, [], excluded)
-    raw = spark.read.option("basePath", str(master)).parquet(*files)
+    uris = [m.hadoop_uri(path) for path in files]
+    raw = spark.read.option("basePath", base).parquet(*uris)
     invalid = raw.where(~F.col("valid")).count()
-    return Extracted(valid_events(raw), invalid, files, excluded)
+    return Extracted(valid_events(raw), invalid, shown, excluded)
 
 
 def valid_events(raw: DataFrame) -> DataFrame:

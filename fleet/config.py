@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fleet.cluster_state import ClusterRecord, state_file
@@ -14,12 +14,37 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
+SPEED_BUCKET_ENV = "FLEET_SPEED_BUCKET_S"
+DEFAULT_SPEED_BUCKET_S = 60
+
+
+def speed_bucket_field(name: str) -> Any:
+    """The one event-time bucket size, as a field of any component's settings class.
+
+    The hot path sums speed increments per bucket, the batch floors its
+    watermark to a bucket boundary and serving adds whole buckets from the
+    watermark on: the three must agree, so all three read the one environment
+    variable `SPEED_BUCKET_ENV` (``FLEET_SPEED_BUCKET_S``, 60 s by default)
+    and no per-component name. ``name`` is the field's own name, so tests can
+    still pass it as a keyword.
+    """
+    return Field(
+        default=DEFAULT_SPEED_BUCKET_S,
+        ge=1,
+        le=3600,
+        validation_alias=AliasChoices(SPEED_BUCKET_ENV, name),
+        description="width of the speed layer's event-time buckets, seconds",
+    )
+
+
 class PlatformSettings(BaseSettings):
-    """Where runtime state lives: Kafka nodes' logs, the master dataset, the serving store."""
+    """Where runtime state lives: Kafka nodes' logs, the master dataset, the serving store;
+    and the speed-bucket size every layer shares (``FLEET_SPEED_BUCKET_S``)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=REPO_ROOT / "data", validation_alias="DATA_DIR")
+    speed_bucket_s: int = speed_bucket_field("speed_bucket_s")
 
 
 class KafkaSettings(BaseSettings):

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
 
 from fleet.config import PlatformSettings
 
@@ -92,6 +94,22 @@ vehicle_efficiency = Table(
     Column("rank", Integer),
     Column("first_event", UtcDateTime()),
     Column("last_event", UtcDateTime()),
+)
+
+# The batch's half of the Lambda merge, per vehicle: `fleet.metrics.increment`
+# summed over the car's readings in event-time order, up to the car's last
+# reading before the watermark that reached the speed layer in order (``through``;
+# cold_path.totals says why). Not the efficiency view's smoothed figures: these
+# are what serving adds the speed layer's buckets to.
+vehicle_totals = Table(
+    "batch_vehicle_totals",
+    metadata,
+    Column("version", Integer, ForeignKey("batch_runs.version"), primary_key=True),
+    Column("vin", String(17), primary_key=True),
+    Column("distance_km", Float, nullable=False),
+    Column("fuel_used_l", Float, nullable=False),
+    Column("readings", Integer, nullable=False),
+    Column("through", UtcDateTime()),
 )
 
 trip_efficiency = Table(
@@ -211,6 +229,16 @@ speed_alerts = Table(
     Column("resolved_at", UtcDateTime()),
     Column("detail", String),  # JSON
 )
+# `GET /alerts?status=open`: resolved alerts pile up (a 10,000-car fleet resolves ~80,000 a
+# week) while open ones stay few; without this, counting and sorting the open ones scans the
+# whole table (docs/benchmarks.md, "Serving"). Covers the count and every sort key of a page.
+Index(
+    "ix_speed_alerts_status_order",
+    speed_alerts.c.status,
+    speed_alerts.c.severity,
+    speed_alerts.c.opened_at,
+    speed_alerts.c.alert_id,
+)
 
 speed_offsets = Table(
     "speed_offsets",
@@ -267,8 +295,12 @@ class StoreSettings(BaseSettings):
 
 
 def connect(url: str | None = None) -> Engine:
-    """An engine with the schema created; SQLite in WAL mode so readers never block the writer."""
-    engine = create_engine(url or StoreSettings().url())
+    """An engine with the schema created; SQLite in WAL mode so readers never block the writer.
+
+    Pooled connections are checked before use (``pool_pre_ping``): after a database restart
+    or failover a request gets a fresh connection instead of an error.
+    """
+    engine = create_engine(url or StoreSettings().url(), pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -279,6 +311,10 @@ def connect(url: str | None = None) -> Engine:
             cur.close()
 
     metadata.create_all(engine)
+    # create_all skips the indexes of tables that exist: add those a newer release defines.
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     return engine
 
 
@@ -292,3 +328,12 @@ def current_version(engine: Engine) -> tuple[int, datetime | None] | None:
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return (row.version, row.watermark) if row else None
+
+
+def bytewise(expr: ColumnElement[str], dialect: Dialect) -> ColumnElement[str]:
+    """``expr`` ordered by code point on every backend, as SQLite and Python order text.
+
+    PostgreSQL orders by the database's collation (en-US puts ``airport`` before ``Zoo``);
+    ``COLLATE "C"`` makes lists and tie-breaks the same on every backend.
+    """
+    return expr.collate("C") if dialect.name == "postgresql" else expr

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fleet.config import PlatformSettings
+from fleet.config import PlatformSettings, speed_bucket_field
 from fleet.metrics import (
     BATTERY_LOW_V,
     COOLANT_HOT_C,
@@ -105,7 +105,7 @@ class HotPathSettings(BaseSettings):
     """Prometheus exposition port; 0 turns it off."""
     speed_enabled: bool = True
     """Write the speed-layer views (the serving store, ``DATABASE_URL``)."""
-    speed_bucket_s: int = Field(default=60, ge=1, le=3600)
+    speed_bucket_s: int = speed_bucket_field("speed_bucket_s")  # FLEET_SPEED_BUCKET_S, shared
     speed_flush_every_s: float = Field(default=1.0, gt=0)
     speed_expire_margin_s: float = Field(default=3600.0, ge=0)
     """Buckets this long before the batch watermark are kept, then deleted."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fleet.config import PlatformSettings
+from fleet.config import PlatformSettings, speed_bucket_field
 
 MAX_PAGE_SIZE = 500
 """The largest page any list endpoint serves; asking for more is a 422."""
@@ -20,8 +20,9 @@ class ServingSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
-    speed_bucket_s: int = Field(default=60, ge=1, le=3600)
-    """Width of the speed layer's event-time buckets; must equal ``HOT_SPEED_BUCKET_S``."""
+    speed_bucket_s: int = speed_bucket_field("speed_bucket_s")
+    """Width of the speed layer's event-time buckets: ``FLEET_SPEED_BUCKET_S``, the one
+    setting the hot path and the batch's watermark read too."""
     reports_dir: Path | None = None
     """Where ``python -m cold_path report`` writes; ``DATA_DIR/reports`` when unset."""
     cluster_timeout_s: float = Field(default=3.0, gt=0, le=30)

@@ -2,21 +2,24 @@
 
 Pure functions over plain values, so the boundary rule is tested on its own.
 
-The boundary. The batch view counts every reading with ``event_time <
-watermark`` (``cold_path.batch``); the speed layer adds each reading's
-increment to the bucket ``[start, start + bucket_s)`` holding that reading's
-event time (``hot_path.speed.bucket_start``, epoch-aligned). When the
-watermark is a bucket boundary the two halves are exact complements: batch =
-readings before it, speed = buckets starting at or after it.
+The boundary. The speed layer adds each in-order reading's increment to the
+bucket ``[start, start + bucket_s)`` holding that reading's event time
+(``hot_path.speed.bucket_start``, epoch-aligned). The batch's half
+(``cold_path.totals``) sums the same `fleet.metrics.increment` up to the car's
+last in-order reading before the watermark, exactly where the speed buckets
+from the watermark on take over. When the watermark is a bucket boundary the
+two halves are exact complements: batch = pairs up to that reading, speed =
+buckets starting at or after the watermark.
 
-When it is not (the batch floors its watermark to ``COLD_WATERMARK_ALIGN_S``;
-if that and the bucket size disagree), the bucket around the watermark holds
-readings on both sides of it and cannot be split. Serving then takes speed buckets from the
-first boundary *after* the watermark (`speed_cutoff`), so nothing is counted
-twice; the readings between the watermark and that boundary are missing
-from the merged figure until the next batch run covers them, and the answer
-says so (``aligned: false``). With the defaults the batch's watermark is a
-bucket boundary and the merge is exact (see docs/serving.md).
+When it is not (the batch floors its watermark to ``FLEET_SPEED_BUCKET_S``,
+the bucket size; a store written under another size), the bucket around the
+watermark holds readings on both sides of it and cannot be split. Serving
+then takes speed buckets from the first boundary *after* the watermark
+(`speed_cutoff`), so nothing is counted twice; the readings between the
+watermark and that boundary are missing from the merged figure until the next
+batch run covers them, and the answer says so (``aligned: false``). With one
+shared bucket size the batch's watermark is always a bucket boundary and the
+merge is exact (see docs/serving.md).
 """
 
 from __future__ import annotations

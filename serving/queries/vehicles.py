@@ -1,4 +1,10 @@
-"""Vehicles: batch totals and speed increments per car, merged by `serving.merge`."""
+"""Vehicles: batch totals and speed increments per car, merged by `serving.merge`.
+
+The batch half is the batch's merge totals (``batch_vehicle_totals``: the speed
+layer's own definition, `fleet.metrics.increment`, summed up to where the
+speed buckets take over), not the efficiency view's refuel-aware smoothed
+figures: only the former add up with the speed layer to a full recomputation.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from fleet.store import speed_increments, speed_vehicle_state, vehicle_efficiency
+from fleet.store import speed_increments, speed_vehicle_state, vehicle_efficiency, vehicle_totals
 from serving.merge import Merged, Totals, merge
 from serving.queries.view import View
 
@@ -29,6 +35,9 @@ class VehicleTotals:
     refuelled_l: float | None
     refuels: int | None
     last_seen: datetime | None
+    batch_l_per_100km: float | None = None
+    """The batch efficiency view's refuel-aware, smoothed figure (up to the watermark): the
+    one scored against the simulator's truth, not part of the merge."""
 
 
 def batch_rows(
@@ -48,6 +57,19 @@ def batch_rows(
     if vehicle_class is not None:
         query = query.where(t.vehicle_class == vehicle_class)
     return {r.vin: r for r in conn.execute(query)}
+
+
+def batch_totals(
+    conn: Connection, *, view: View, vins: Collection[str] | None = None
+) -> dict[str, Totals]:
+    """The published batch half of the merge per VIN (empty before the first run)."""
+    if view.version is None:
+        return {}
+    t = vehicle_totals.c
+    query = select(t.vin, t.distance_km, t.fuel_used_l).where(t.version == view.version)
+    if vins is not None:
+        query = query.where(t.vin.in_(vins))
+    return {vin: Totals(d, f) for vin, d, f in conn.execute(query)}
 
 
 def speed_sums(
@@ -72,17 +94,26 @@ def merged_vehicles(
 ) -> list[VehicleTotals]:
     """Every known car (or those of ``vins``/``vehicle_class``) with merged totals."""
     batch = batch_rows(conn, view=view, vins=vins, vehicle_class=vehicle_class)
+    halves = batch_totals(conn, view=view, vins=vins)
     speed = speed_sums(conn, view=view, vins=vins)
     s = speed_vehicle_state.c
     seen_q = select(s.vin, s.event_time)
     if vins is not None:
         seen_q = seen_q.where(s.vin.in_(vins))
     seen: dict[str, datetime] = {r.vin: r.event_time for r in conn.execute(seen_q)}
-    known = set(batch) if vehicle_class is not None else set(batch) | set(speed) | set(seen)
+    known = (
+        set(batch)
+        if vehicle_class is not None
+        else set(batch) | set(halves) | set(speed) | set(seen)
+    )
     out = []
     for vin in known:
         row = batch.get(vin)
-        totals = Totals(row.distance_km, row.fuel_used_l) if row is not None else None
+        totals = halves.get(vin)
+        if totals is None and row is not None:
+            # A version written without merge totals (before they existed, or rows made
+            # by hand): its efficiency figures, the nearest the store has.
+            totals = Totals(row.distance_km, row.fuel_used_l)
         out.append(
             VehicleTotals(
                 vin=vin,
@@ -91,6 +122,7 @@ def merged_vehicles(
                 refuelled_l=row.refuelled_l if row is not None else None,
                 refuels=row.refuels if row is not None else None,
                 last_seen=seen.get(vin) or (row.last_event if row is not None else None),
+                batch_l_per_100km=row.l_per_100km if row is not None else None,
             )
         )
     return out

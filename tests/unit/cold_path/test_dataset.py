@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -59,7 +60,8 @@ def test_rows_are_filed_by_event_date_and_bad_records_keep_their_bytes():
 
 def test_a_written_file_reads_back_with_every_column(tmp_path):
     rows = to_rows([record(7, event(1, datetime(2026, 11, 25, 8, tzinfo=UTC)))])["2026-11-25"]
-    path = write_durably(to_table(rows), tmp_path / "event_date=2026-11-25", "f-p003-7-7.parquet")
+    path = write_durably(to_table(rows), tmp_path, "2026-11-25", "f-p003-7-7.parquet")
+    assert path == str(tmp_path / "event_date=2026-11-25" / "f-p003-7-7.parquet")
     table = pq.read_table(path)
     assert table.num_rows == 1
     assert table.column("offset").to_pylist() == [7]
@@ -78,13 +80,14 @@ def test_a_restart_learns_which_offsets_are_already_archived(tmp_path):
             ]
         )
         name = FileName("fleet.telemetry", 3, first, last).render()
-        write_durably(to_table(rows["2026-11-25"]), day, name)
+        write_durably(to_table(rows["2026-11-25"]), tmp_path, "2026-11-25", name)
     (day / ".fleet.telemetry-p003-000000000020-000000000029.parquet.1234.tmp").write_bytes(b"half")
 
     assert len(list(data_files(tmp_path))) == 2
     assert archived_offsets(tmp_path, "fleet.telemetry", 3, since=15) == set(range(15, 20))
     assert archived_offsets(tmp_path, "fleet.telemetry", 4, since=0) == set()
     assert remove_stale_temporaries(tmp_path) == []  # fresh: maybe another member's
-    assert [p.name for p in remove_stale_temporaries(tmp_path, older_than_s=-1)] == [
+    assert [Path(p).name for p in remove_stale_temporaries(tmp_path, older_than_s=-1)] == [
         ".fleet.telemetry-p003-000000000020-000000000029.parquet.1234.tmp"
     ]
+    assert not list(day.glob(".*.tmp"))

@@ -5,8 +5,14 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine
 
+from cold_path.batch import publish
+from cold_path.config import ColdPathSettings
+from fleet import store
 from fleet.metrics import Reading, increment
+from hot_path.config import HotPathSettings
+from serving.config import ServingSettings
 from serving.merge import (
     Bucket,
     Totals,
@@ -17,6 +23,9 @@ from serving.merge import (
     speed_cutoff,
     speed_totals,
 )
+from serving.queries.vehicles import merged_vehicles
+from serving.queries.view import current_view
+from tests.unit.serving.rows import T0, VIN_A, WATERMARK, add_buckets, efficiency_row
 
 W = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -117,3 +126,64 @@ def test_unaligned_watermark_never_counts_twice() -> None:
     missing = before.distance_km - gap.distance_km
     assert missing > 0
     assert merged.totals.distance_km == pytest.approx(full.distance_km - missing)
+
+
+def test_a_car_merges_the_batch_merge_totals_not_the_smoothed_efficiency_figures(
+    engine: Engine,
+) -> None:
+    # The efficiency view's smoothed figures (100 km, 6 l) are the leaderboard's; the merge
+    # adds the speed buckets to the batch's increment sums (99.5 km, 6.25 l).
+    mark = WATERMARK
+    publish(
+        engine,
+        {
+            store.vehicle_efficiency: [efficiency_row(VIN_A, "compact", 100.0, 6.0)],
+            store.vehicle_totals: [
+                {"vin": VIN_A, "distance_km": 99.5, "fuel_used_l": 6.25, "readings": 3600,
+                 "through": mark - timedelta(seconds=1)},
+            ],
+        },
+        started=T0, watermark=mark, events=3600, excluded=0,
+    )  # fmt: skip
+    add_buckets(engine, VIN_A, [(mark - MIN, 9.0, 9.0), (mark, 1.0, 0.1), (mark + MIN, 2.0, 0.2)])
+
+    with engine.connect() as conn:
+        (car,) = merged_vehicles(conn, view=current_view(conn, bucket_s=60), vins=[VIN_A])
+
+    assert (car.merged.totals.distance_km, car.merged.totals.fuel_used_l) == pytest.approx(
+        (102.5, 6.55)
+    )
+    assert car.merged.layers == ("batch", "speed")
+    assert car.merged.l_per_100km == pytest.approx(6.55 / 102.5 * 100)
+    assert car.batch_l_per_100km == pytest.approx(6.0)
+    assert car.vehicle_class == "compact"
+
+
+def test_a_version_without_merge_totals_falls_back_to_its_efficiency_figures(
+    engine: Engine,
+) -> None:
+    publish(
+        engine, {store.vehicle_efficiency: [efficiency_row(VIN_A, "compact", 100.0, 6.0)]},
+        started=T0, watermark=WATERMARK, events=3600, excluded=0,
+    )  # fmt: skip
+
+    with engine.connect() as conn:
+        (car,) = merged_vehicles(conn, view=current_view(conn, bucket_s=60), vins=[VIN_A])
+
+    assert (car.merged.totals.distance_km, car.merged.totals.fuel_used_l) == (100.0, 6.0)
+
+
+def test_every_layer_reads_the_one_bucket_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    def sizes() -> tuple[int, int, int]:
+        return (
+            HotPathSettings().speed_bucket_s,
+            ColdPathSettings().watermark_align_s,
+            ServingSettings().speed_bucket_s,
+        )
+
+    for old in ("HOT_SPEED_BUCKET_S", "COLD_WATERMARK_ALIGN_S", "SERVING_SPEED_BUCKET_S"):
+        monkeypatch.setenv(old, "7")  # the per-layer names are no longer read
+    monkeypatch.delenv("FLEET_SPEED_BUCKET_S", raising=False)
+    assert sizes() == (60, 60, 60)
+    monkeypatch.setenv("FLEET_SPEED_BUCKET_S", "30")
+    assert sizes() == (30, 30, 30)
