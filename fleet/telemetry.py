@@ -45,7 +45,9 @@ KiloPascal = Annotated[float, Field(ge=0, le=2_000)]
 Rpm = Annotated[float, Field(ge=0, le=20_000)]
 Volts = Annotated[float, Field(ge=0, le=60)]
 DtcCode = Annotated[str, Field(pattern=r"^[PCBU][0-3][0-9A-F]{3}$")]
-ShortText = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+SHORT_TEXT_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+"""Trip, zone and segment names: short words, safe in any store and URL."""
+ShortText = Annotated[str, Field(min_length=1, max_length=64, pattern=SHORT_TEXT_PATTERN)]
 
 # VSS path of each signal, keyed by attribute name: the table in DESIGN.md.
 VSS_PATHS: dict[str, str] = {

@@ -27,7 +27,7 @@ _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 def is_vin(text: str) -> bool:
     """Whether ``text`` has the ISO 3779 shape of a VIN."""
-    return bool(_VIN_RE.match(text))
+    return bool(_VIN_RE.fullmatch(text))  # `match` with `$` would accept a trailing newline
 
 
 def check_digit(vin: str) -> str:

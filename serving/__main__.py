@@ -14,7 +14,13 @@ def main() -> None:
     settings = ServingSettings()
     logging.basicConfig(level=settings.log_level.upper())
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        # An open dashboard keeps its /live stream open for ever: without a bound, Ctrl-C
+        # would wait for every browser tab to go away.
+        timeout_graceful_shutdown=3,
     )
 
 

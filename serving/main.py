@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from fleet import store
 from fleet.config import KafkaSettings
-from serving.api.routes import alerts, cluster, fleet, health, reports, vehicles
+from serving.api.routes import alerts, cluster, dashboard, fleet, health, live, reports, vehicles
 from serving.config import ServingSettings
 from serving.metrics import instrument
 
@@ -39,6 +39,9 @@ def create_app(
         fleet.routes_router,
         cluster.router,
         reports.router,
+        live.router,
+        dashboard.router,
     ):
         api.include_router(router)
+    dashboard.mount_static(api)
     return api

@@ -15,6 +15,12 @@ from serving.queries.view import View
 Layer = Literal["batch", "speed"]
 
 
+class Problem(BaseModel):
+    """The body of a 404 or 503: what went wrong, in one sentence a person can act on."""
+
+    detail: str
+
+
 class Served(BaseModel):
     """Which layers answered and where the batch view hands over to the speed layer."""
 
@@ -160,6 +166,7 @@ class BatchStatus(BaseModel):
     version: int | None
     watermark: datetime | None
     watermark_age_s: float | None
+    error: str | None = Field(default=None, description="why the store could not say (503 text)")
 
 
 class ClusterStatus(BaseModel):

@@ -24,6 +24,7 @@ from infra import cluster
 from infra.errors import InfraError
 from infra.ports import free_port_base
 from tests.utils.kafka import create_topic, unique
+from tests.utils.postgres import PostgresServer, PostgresUnavailable, start_for_tests
 
 TESTCONTAINERS_IMAGE = os.environ.get("KAFKA_TEST_IMAGE", "confluentinc/cp-kafka:8.0.0")
 
@@ -155,3 +156,43 @@ def spark() -> Iterator[SparkSession]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+# --- The serving store on SQLite and on a real PostgreSQL --------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for this session (Debian's binaries, tests/utils/postgres.py).
+
+    ``FLEET_TEST_POSTGRES_URL`` uses an existing server instead. No server: the run fails
+    and says to run ``make setup``; it never skips.
+    """
+    try:
+        server = start_for_tests()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"no PostgreSQL for the tests: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh, empty store on the session's PostgreSQL (its own schema), dropped after the test."""
+    url = postgres.new_store_url()
+    yield url
+    postgres.drop_store_url(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The serving store's URL, once per backend: a SQLite file, then a PostgreSQL database.
+
+    PostgreSQL is started only when a test asks for it (``-k sqlite`` never starts it).
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'serving.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

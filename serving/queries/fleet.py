@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from fleet.store import route_rankings
+from fleet.store import bytewise, route_rankings
 from serving.merge import Totals, l_per_100km
 from serving.queries.vehicles import VehicleSort, VehicleTotals, merged_vehicles, sort_vehicles
 from serving.queries.view import View
@@ -58,5 +58,6 @@ def recommendations(
         query = query.where(r.origin == origin)
     if destination is not None:
         query = query.where(r.destination == destination)
-    query = query.order_by(r.origin, r.destination, r.rank_fuel, r.route)
+    text = [bytewise(c, conn.dialect) for c in (r.origin, r.destination, r.route)]
+    query = query.order_by(text[0], text[1], r.rank_fuel, text[2])
     return [{k: v for k, v in r_._mapping.items() if k != "version"} for r_ in conn.execute(query)]

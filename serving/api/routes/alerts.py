@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from fleet.alerts import AlertKind, Severity
-from serving.api.deps import ConnDep, ViewDep
-from serving.config import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from serving.api.deps import STORE_DOWN, ConnDep, Limit, Offset, ViewDep
+from serving.config import DEFAULT_PAGE_SIZE
 from serving.models import Alert, AlertPage, served
 from serving.queries.alerts import list_alerts
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], responses=STORE_DOWN)
 
 
 class AlertStatus(StrEnum):
@@ -28,8 +27,8 @@ def alerts(
     status: AlertStatus | None = None,
     kind: AlertKind | None = None,
     severity: Severity | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    offset: Offset = 0,
 ) -> AlertPage:
     """Alerts (speed layer), most severe first, then the most recently opened."""
     total, rows = list_alerts(

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serving.api.deps import ConnDep, ViewDep
-from serving.config import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from serving.api.deps import NAME_PATTERN, STORE_DOWN, ConnDep, Limit, ViewDep
+from serving.config import DEFAULT_PAGE_SIZE
 from serving.models import (
     ClassEfficiency,
     Leaderboard,
@@ -19,15 +19,24 @@ from serving.models import (
 )
 from serving.queries.fleet import leaderboard, recommendations
 
-router = APIRouter(prefix="/fleet", tags=["fleet"])
-routes_router = APIRouter(prefix="/routes", tags=["routes"])
+router = APIRouter(prefix="/fleet", tags=["fleet"], responses=STORE_DOWN)
+routes_router = APIRouter(prefix="/routes", tags=["routes"], responses=STORE_DOWN)
+Zone = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=NAME_PATTERN,
+        description="a zone name (case-sensitive), e.g. `depot`",
+    ),
+]
 
 
 @router.get("/efficiency", response_model=Leaderboard)
 def efficiency(
     conn: ConnDep,
     view: ViewDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> Leaderboard:
     """The most fuel-efficient cars and each vehicle class, on merged figures."""
     vehicles, classes = leaderboard(conn, view=view, limit=limit)
@@ -55,8 +64,8 @@ def efficiency(
 def route_recommendations(
     conn: ConnDep,
     view: ViewDep,
-    origin: Annotated[str | None, Query(max_length=64)] = None,
-    destination: Annotated[str | None, Query(max_length=64)] = None,
+    origin: Zone = None,
+    destination: Zone = None,
 ) -> Recommendations:
     """Routes between places, least fuel first; ``recommended`` marks the pick (batch layer)."""
     rows = recommendations(conn, view=view, origin=origin, destination=destination)

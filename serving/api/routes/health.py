@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import logging
-
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
+from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from serving.api.deps import EngineDep
+from serving.api.deps import STORE_DOWN, EngineDep, is_store_down, store_unavailable
 
 router = APIRouter(tags=["health"])
-log = logging.getLogger(__name__)
 
 
-@router.get("/healthz", responses={503: {"description": "the store does not answer"}})
-def healthz(engine: EngineDep) -> dict[str, str]:
+class Health(BaseModel):
+    status: str
+    store: str
+
+
+@router.get("/healthz", response_model=Health, responses=STORE_DOWN)
+def healthz(engine: EngineDep) -> Health:
+    """``ok`` and the store's dialect; 503 when the store does not answer."""
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        log.warning("store unreachable: %s", exc)
-        raise HTTPException(status_code=503, detail=f"store unreachable: {exc}") from None
-    return {"status": "ok", "store": engine.dialect.name}
+    except Exception as exc:
+        if is_store_down(exc):
+            raise store_unavailable(exc, engine) from None
+        raise
+    return Health(status="ok", store=engine.dialect.name)

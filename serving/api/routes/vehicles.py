@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 
-from fleet.vin import VIN_PATTERN, is_vin
-from serving.api.deps import ConnDep, ViewDep
-from serving.config import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from serving.models import Alert, VehicleDetail, VehiclePage, VehicleState, VehicleSummary, served
+from fleet.vin import VIN_PATTERN
+from serving.api.deps import NAME_PATTERN, STORE_DOWN, ConnDep, Limit, Offset, ViewDep
+from serving.config import DEFAULT_PAGE_SIZE
+from serving.models import (
+    Alert,
+    Problem,
+    VehicleDetail,
+    VehiclePage,
+    VehicleState,
+    VehicleSummary,
+    served,
+)
 from serving.queries.alerts import list_alerts
 from serving.queries.vehicles import VehicleSort, list_vehicles, merged_vehicles, vehicle_state
 
-router = APIRouter(prefix="/vehicles", tags=["vehicles"])
+router = APIRouter(prefix="/vehicles", tags=["vehicles"], responses=STORE_DOWN)
+# fullmatch: the pattern's `$` would also match before a trailing newline.
+_VIN = re.compile(VIN_PATTERN)
+MAX_OPEN_ALERTS = 1000
+"""A car's open alerts are one per kind at most; this bounds a runaway hot path."""
 
 
 @router.get("", response_model=VehiclePage)
@@ -22,11 +35,18 @@ def vehicles(
     conn: ConnDep,
     view: ViewDep,
     vehicle_class: Annotated[
-        str | None, Query(alias="class", max_length=32, description="only this vehicle class")
+        str | None,
+        Query(
+            alias="class",
+            min_length=1,
+            max_length=32,
+            pattern=NAME_PATTERN,
+            description="only this vehicle class (case-sensitive), e.g. `van_diesel`",
+        ),
     ] = None,
     sort: VehicleSort = VehicleSort.EFFICIENCY,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    offset: Offset = 0,
 ) -> VehiclePage:
     """Cars with distance, fuel and efficiency merged from both layers, one page at a time."""
     total, page = list_vehicles(
@@ -45,29 +65,37 @@ def vehicles(
 @router.get(
     "/{vin}",
     response_model=VehicleDetail,
-    responses={404: {"description": "no layer knows this VIN"}},
+    responses={404: {"model": Problem, "description": "no layer knows this VIN"}},
 )
 def vehicle(
     conn: ConnDep,
     view: ViewDep,
     vin: Annotated[
-        str, Path(description="17 characters, ISO 3779", examples=["1HGCM82633A004352"])
+        str,
+        Path(
+            description="17 digits and capital letters except I, O and Q (ISO 3779)",
+            examples=["1HGCM82633A004352"],
+            # Documented for clients; checked below, for a clearer message than the pattern's.
+            json_schema_extra={"pattern": VIN_PATTERN},
+        ),
     ],
 ) -> VehicleDetail:
     """A car's newest state, its open alerts and its merged distance, fuel and efficiency."""
-    if not is_vin(vin):
+    if not _VIN.fullmatch(vin):
         # The validation error's own shape, so a 422 always looks as OpenAPI says.
         raise RequestValidationError([{
             "type": "vin", "loc": ("path", "vin"), "input": vin,
             "msg": f"not a VIN: 17 digits and capital letters except I, O and Q ({VIN_PATTERN})",
         }])  # fmt: skip
     found = merged_vehicles(conn, view=view, vins=[vin])
-    _, alerts = list_alerts(conn, status="open", vin=vin, limit=1000)
-    if not found and not alerts:
-        raise HTTPException(
-            status_code=404, detail=f"no vehicle with VIN {vin} in the batch or speed layer"
-        )
+    _, alerts = list_alerts(conn, status="open", vin=vin, limit=MAX_OPEN_ALERTS)
     state = vehicle_state(conn, vin=vin)
+    if not found and not alerts and state is None:
+        raise HTTPException(
+            status_code=404,
+            detail=f"no vehicle with VIN {vin} in the batch or speed layer: check the VIN, "
+            "or wait until the car has sent a reading",
+        )
     layers = set(found[0].merged.layers) if found else set()
     if state is not None or alerts:
         layers.add("speed")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -10,7 +9,8 @@ from fleet.store import connect
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = connect(f"sqlite:///{tmp_path / 'serving.db'}")
+def engine(store_url: str) -> Iterator[Engine]:
+    """An empty serving store, once on SQLite and once on PostgreSQL (``store_url``)."""
+    eng = connect(store_url)
     yield eng
     eng.dispose()

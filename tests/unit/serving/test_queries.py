@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
+from cold_path.batch import publish
+from fleet import store
 from fleet.alerts import AlertKind, Severity
 from serving.queries.alerts import list_alerts
 from serving.queries.fleet import leaderboard, recommendations
@@ -19,7 +21,11 @@ from tests.unit.serving.rows import (
     add_buckets,
     populate,
     publish_batch,
+    route_row,
 )
+
+ALERT = {"vin": VIN_A, "kind": "fuel_low", "severity": "warning", "status": "open",
+         "opened_at": WATERMARK, "evidence_time": WATERMARK, "detected_at": WATERMARK}  # fmt: skip
 
 
 def _view(engine: Engine, bucket_s: int = 60) -> View:
@@ -133,3 +139,37 @@ def test_recommendations_filter_and_rank(engine: Engine) -> None:
         assert [(r["route"], r["recommended"]) for r in rows] == [("s1>s2", True),
                                                                   ("s1>s3>s2", False)]  # fmt: skip
         assert len(recommendations(conn, view=view, origin=None, destination="depot")) == 1
+
+
+def test_text_orders_are_the_same_on_every_backend(engine: Engine) -> None:
+    """Ties and name orders follow code points (as SQLite does), not the database's locale:
+    the test database's en-US collation would put ``airport`` before ``Zoo``."""
+    names = ["Zoo", "airport", "b-x", "b_x", "bx", "B"]
+    views = {
+        store.route_rankings: [route_row(name, "depot", f"via-{name}", 1) for name in names],
+    }
+    publish(engine, views, started=WATERMARK, watermark=WATERMARK, events=1, excluded=0)
+    # Same severity, same time: the alert id decides.
+    with engine.begin() as conn:
+        conn.execute(insert(store.speed_alerts), [{**ALERT, "alert_id": n} for n in names])
+    with engine.connect() as conn:
+        routes = recommendations(conn, view=_view(engine), origin=None, destination=None)
+        _, alerts = list_alerts(conn, limit=10)
+    assert [r["origin"] for r in routes] == sorted(names)
+    assert [a["alert_id"] for a in alerts] == sorted(names)
+
+
+def test_an_alert_whose_detail_is_not_a_json_object_is_served_as_text(engine: Engine) -> None:
+    row = {**ALERT, "kind": "dtc_active"}
+    with engine.begin() as conn:
+        conn.execute(insert(store.speed_alerts), [
+            {**row, "alert_id": "a", "detail": '{"code": "P0301"}'},
+            {**row, "alert_id": "b", "detail": "[1, 2]"},
+            {**row, "alert_id": "c", "detail": "{truncated"},
+            {**row, "alert_id": "d", "detail": None},
+        ])  # fmt: skip
+    with engine.connect() as conn:
+        _, rows = list_alerts(conn, limit=10)
+    assert [r["detail"] for r in rows] == [
+        {"code": "P0301"}, {"raw": "[1, 2]"}, {"raw": "{truncated"}, {}
+    ]  # fmt: skip
