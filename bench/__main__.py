@@ -43,10 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compression", default="lz4", choices=["none", "lz4", "zstd", "snappy"])
     p.add_argument("--no-kafka", action="store_true", help="simulator generation only")
     p.add_argument(
-        "--only", choices=("simulator", "ingest", "cold", "hot"), default=None,
+        "--only", choices=("simulator", "ingest", "cold", "hot", "serving"), default=None,
         help="run one benchmark only",
     )  # fmt: skip
     p.add_argument("--cold-copies", type=int, default=10, help="1 M-event copies in the big run")
+    p.add_argument("--serving-cars", type=int, default=10_000, help="fleet in the serving store")
+    p.add_argument("--serving-rounds", type=int, default=2, help="turns each serving target takes")
+    p.add_argument("--serving-rate", type=float, default=500, help="open-loop requests/s")
+    p.add_argument("--serving-profile", type=Path, default=None,
+                   help="run the API under cProfile, write its stats to this file")  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     console = Console(width=max(120, Console().width))  # tables of figures, not wrapped
@@ -57,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         _ingest(console)
     if args.only in (None, "cold"):
         _cold(console, args.cold_copies, kafka=not args.no_kafka)
+    if args.only in (None, "serving"):
+        _serving(console, args)
     if args.only == "hot":  # opt-in until it runs through (docs/hot_path.md, open issues)
         _hot(console)
     return status
@@ -73,6 +80,32 @@ def _hot(console: Console) -> None:
     for row in result.rows():
         table.add_row(*[str(x) for x in row])
     console.print(table)
+
+
+def _serving(console: Console, args: argparse.Namespace) -> None:
+    """The API's two busiest endpoints beside a bare FastAPI one, at 500 requests/s and flat out."""
+    from bench.serving import COLUMNS, bench_serving
+
+    console.print("[bold]Serving benchmark[/]")
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-serving-") as tmp:
+        result = bench_serving(Path(tmp), cars=args.serving_cars, rounds=args.serving_rounds,
+                               rate=args.serving_rate, profile=args.serving_profile,
+                               progress=lambda m: console.print(f"  {m}"))  # fmt: skip
+    s = result.seeded
+    table = Table(
+        title=f"Serving: {len(s.vins):,} cars ({s.batch_rows:,} batch rows in 2 versions, "
+        f"{s.buckets:,} speed buckets, {s.open_alerts:,} open and {s.resolved_alerts:,} resolved "
+        f"alerts), SQLite; uvicorn, 1 worker, {result.http}; open loop at {result.rate:.0f} "
+        f"requests/s, closed loop with {result.concurrency} connections; best of "
+        f"{args.serving_rounds}"
+    )
+    for col in COLUMNS:
+        table.add_column(col, justify="left" if col == "target" else "right", overflow="fold")
+    for row in result.rows():
+        table.add_row(*row)
+    Console(width=max(170, console.width)).print(table)  # 14 columns
+    console.print(f"load average (1 min) {result.load[0]:.1f} before, {result.load[1]:.1f} after; "
+                  "others' cores: CPU other processes used during the run")  # fmt: skip
 
 
 def _cold(console: Console, copies: int, *, kafka: bool) -> None:
