@@ -9,7 +9,7 @@ JARS := .cache/kafka/libs/.resolved-from
 BROKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps test test-unit bench lint format kafka-up kafka-down kafka-status clean
+.PHONY: help setup system-deps test test-unit bench lint format demo kafka-up kafka-down kafka-status clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,9 @@ lint: setup ## ruff format check, ruff lint, mypy
 format: setup ## rewrite the code in the house style
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+demo: setup ## the whole platform until Ctrl-C (BROKERS=3; DEMO_SECONDS=N: run, check, stop; docs/demo.md)
+	$(PY) -m infra demo $(if $(BROKERS),--brokers $(BROKERS))
 
 kafka-up: setup ## start the local Kafka cluster (BROKERS=1 or 3; default: as recorded, else 1)
 	$(PY) -m infra kafka up $(if $(BROKERS),--brokers $(BROKERS))

@@ -64,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     mqtt_cmds.add_parser("down", help="stop the Mosquitto `up` started, and only that one")
     mqtt_st = mqtt_cmds.add_parser("status", help="whether it runs, where, how many vehicle users")
     mqtt_st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = services.add_parser(
+        "demo",
+        help="the whole platform in one command, until Ctrl-C (make demo; docs/demo.md)",
+        description="Kafka, topics, simulator, hot path, archiver, scheduled batch and report, "
+        "and the API with the dashboard, supervised; DEMO_* settings (docs/demo.md).",
+    )
+    demo.add_argument(
+        "--brokers", type=int, choices=(1, 3), default=None,
+        help="Kafka brokers to start (default: the recorded cluster's size, else 1)",
+    )  # fmt: skip
+    demo.add_argument(
+        "--seconds", type=float, default=None, metavar="N",
+        help="run N seconds once up, then check end to end and stop (DEMO_SECONDS)",
+    )  # fmt: skip
     return parser
 
 
@@ -107,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.service == "demo":
+        from infra.demo import run_demo  # the demo imports every stage's settings
+
+        return run_demo(args.brokers, args.seconds)
     data_dir = PlatformSettings().data_dir
     if args.service == "mqtt":
         return _run_mqtt(args, data_dir)
