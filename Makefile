@@ -16,7 +16,7 @@ help: ## list the targets
 
 setup: system-deps $(STAMP) $(JARS) ## venv, Python packages and Kafka jars (idempotent)
 
-system-deps: ## Debian packages the platform needs (Java 17, Maven), installed only if missing
+system-deps: ## Debian packages the platform needs (Java, Maven, Mosquitto, Chromium, PostgreSQL), installed only if missing
 	@./scripts/system-deps.sh
 
 $(STAMP): pyproject.toml
