@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -11,6 +12,7 @@ from confluent_kafka.admin import AdminClient
 from fleet.config import KafkaSettings
 from fleet.errors import ConfigError
 from fleet.topics import replication_factor
+from hot_path.config import HotPathSettings
 
 log = logging.getLogger(__name__)
 USAGE = "usage: python -m hot_path worker [faust worker options] | score --truth DIR"
@@ -30,6 +32,9 @@ def cluster_brokers(settings: KafkaSettings, timeout_s: float = 30.0) -> int:
 
 
 def worker(args: list[str]) -> int:
+    # Faust picks its event loop when it is first imported (FAUST_LOOP, or -L in argv):
+    # set it before, or ``--loop`` below comes too late and the loop stays asyncio's.
+    os.environ.setdefault("FAUST_LOOP", HotPathSettings().loop)
     from hot_path import agents, views  # noqa: F401  (registers the agent and its tables)
     from hot_path.app import app, settings
 

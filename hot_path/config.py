@@ -99,10 +99,14 @@ class HotPathSettings(BaseSettings):
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "info"
     loop: Literal["aio", "uvloop"] = "aio"
-    """Event loop; ``uvloop`` (if installed) runs Faust's per-event machinery faster."""
+    """Event loop: ``uvloop`` stopped committing in a test (docs/hot_path.md, open issues)."""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=8003, ge=0, le=65535)
     """Prometheus exposition port; 0 turns it off."""
+    state_flush_every_s: float = Field(default=1.0, gt=0, le=60)
+    """How often car state is written behind to the changelog (and records acked)."""
+    state_flush_records: int = Field(default=20_000, ge=1)
+    """Flush at once when this many records wait for their acknowledgement."""
     speed_enabled: bool = True
     """Write the speed-layer views (the serving store, ``DATABASE_URL``)."""
     speed_bucket_s: int = speed_bucket_field("speed_bucket_s")  # FLEET_SPEED_BUCKET_S, shared

@@ -3,10 +3,11 @@
 `process_record` is what the Faust agent calls for each record: it decodes the
 raw bytes (dead-lettering what the contract refuses), advances the car's state
 in ``vehicles``, and on every ``silence_check_every_s`` of a partition's event
-time judges that partition's cars against the fleet watermark. The tables are
-taken as plain mappings, so unit tests pass dicts and the worker passes Faust
-tables (each write then goes to the changelog partition of the record's
-partition, which is why only the current partition's cars are judged).
+time judges that partition's cars against the fleet watermark. The state is
+taken as plain mappings of `VehicleState`: unit tests pass dicts, the worker
+the record's partition's cars in `hot_path.state.StateCache` (written to the
+changelog partition of that partition, which is why only the current
+partition's cars are judged).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from fleet.alerts import AlertKind
 from fleet.deadletter import Rejection
@@ -22,11 +22,11 @@ from fleet.errors import ContractError
 from fleet.telemetry import TelemetryEvent, decode_event
 from hot_path.config import RuleSettings
 from hot_path.deadletter import DeadLetter, dead_letter, rejection
-from hot_path.detector import VehicleState, from_dict, judge_silence, observe, to_dict
+from hot_path.detector import VehicleState, judge_silence, observe
 from hot_path.events import AlertEvent
 from hot_path.rules import watermark
 
-Vehicles = MutableMapping[str, dict[str, Any]]
+Vehicles = MutableMapping[str, VehicleState]
 Watermarks = MutableMapping[str, float]
 EMPTY_VALUE = Rejection("malformed_json", "<record>", "record has no value")
 
@@ -67,13 +67,14 @@ def process_record(
     except ContractError as exc:
         return refuse(value, rejection(exc))
     vin = ev.vin
-    stored = vehicles.get(vin)
-    state = from_dict(stored) if stored is not None else VehicleState(ev.vin)
+    state = vehicles.get(vin)
+    if state is None:
+        state = VehicleState(vin)
     result = observe(state, ev, partition=partition, now=now, cfg=cfg)
     if result is None:
         return Outcome(duplicate=True, event=ev)
     new_state, alerts = result
-    vehicles[vin] = to_dict(new_state)
+    vehicles[vin] = new_state
     alerts.extend(_judge_partition(vehicles, watermarks, partition, ev.event_time, now, cfg))
     return Outcome(alerts=alerts, event=ev)
 
@@ -91,20 +92,25 @@ def _judge_partition(
     last = watermarks.get(part)
     if last is not None and t < last + cfg.silence_check_every_s:
         return []
-    watermarks[part] = t
     # The fleet's clock is the newest event time of any partition this worker holds:
     # a partition with few cars still sees time pass when one of them goes quiet.
-    mark = watermark(max(watermarks.values()), cfg)
+    fleet_t = max(t, max(watermarks.values(), default=t))
+    if t < fleet_t - cfg.watermark_lateness_s:
+        # This partition is catching up (a backlog after a restart or a hand-over, or a
+        # slow fetch): its cars' newer readings are still unread, not missing.
+        return []
+    watermarks[part] = t
+    mark = watermark(fleet_t, cfg)
     alerts = []
     silent = AlertKind.VEHICLE_SILENT
-    for vin, data in list(vehicles.items()):
-        last = data["last_time"]
-        if data["partition"] != partition or last is None or silent in data["alerts"]:
+    for vin, state in list(vehicles.items()):
+        last = state.last_time
+        if state.partition != partition or last is None or silent in state.alerts:
             continue
         if mark - last < cfg.silent_gap_s:
             continue
-        state, alert = judge_silence(from_dict(data), mark=mark, now=now, cfg=cfg)
+        judged, alert = judge_silence(state, mark=mark, now=now, cfg=cfg)
         if alert is not None:
-            vehicles[vin] = to_dict(state)
+            vehicles[vin] = judged
             alerts.append(alert)
     return alerts

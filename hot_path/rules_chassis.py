@@ -28,9 +28,19 @@ class TyreState:
     since: Since = None
 
 
+def _middle(x: float, y: float, z: float) -> float:
+    """The median of three, by comparison (exact; sorting three lists was the rule's cost)."""
+    if x > y:
+        x, y = y, x
+    if z >= y:
+        return y
+    return x if z <= x else z
+
+
 def _ratios(absolute: list[float]) -> tuple[list[float], list[float]]:
-    others = [sorted(absolute[:i] + absolute[i + 1 :])[1] for i in range(4)]
-    return [a / o for a, o in zip(absolute, others, strict=True)], others
+    a, b, c, d = absolute
+    others = [_middle(b, c, d), _middle(a, c, d), _middle(a, b, d), _middle(a, b, c)]
+    return [a / others[0], b / others[1], c / others[2], d / others[3]], others
 
 
 def tyre_pressure_low(
@@ -38,7 +48,7 @@ def tyre_pressure_low(
 ) -> tuple[TyreState, Finding | None]:
     """One tyre below its temperature-compensated baseline, or below the absolute minimum."""
     gauge = [getattr(ev, name) for name in TYRES]
-    if any(p is None for p in gauge):
+    if None in gauge:
         return st, None
     ratios, others = _ratios([p + ATMOSPHERE_KPA for p in gauge])
     if st.ratios is None:
@@ -47,13 +57,17 @@ def tyre_pressure_low(
     # The baseline follows slow drift (tyres all lose a little air over weeks) but
     # freezes while a tyre is losing, and jumps up when a tyre is re-inflated.
     alpha = 1.0 - math.exp(-max(t - (st.learned_at or t), 0.0) / cfg.tyre_baseline_tau_s)
-    learned = tuple(
-        r if loss < -cfg.tyre_loss_kpa / 2 else b + alpha * (r - b) if loss < cfg.tyre_loss_kpa / 4
-        else b
+    jump, follow = -cfg.tyre_loss_kpa / 2, cfg.tyre_loss_kpa / 4
+    learned = tuple([
+        r if loss < jump else b + alpha * (r - b) if loss < follow else b
         for b, r, loss in zip(st.ratios, ratios, losses, strict=True)
-    )  # fmt: skip
-    worst = max(range(4), key=lambda i: losses[i])
-    lowest = min(range(4), key=lambda i: gauge[i])
+    ])  # fmt: skip
+    worst = lowest = 0
+    for i in (1, 2, 3):  # the first of equals, as max() and min() would pick
+        if losses[i] > losses[worst]:
+            worst = i
+        if gauge[i] < gauge[lowest]:
+            lowest = i
     flat = gauge[lowest] < cfg.tyre_min_kpa
     bad = losses[worst] >= cfg.tyre_loss_kpa or flat
     since, held = sustained(st.since, t, bad, cfg.tyre_sustain_s)

@@ -22,7 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,12 +40,21 @@ from hot_path.events import AlertEvent, AlertStatus, from_epoch
 from hot_path.speed import Track, Verdict, advance, bucket_start
 
 log = logging.getLogger(__name__)
-SUMS = ("distance_km", "fuel_used_l", "driving_s", "harsh_events", "records")
+SUMS = ("distance_km", "fuel_used_l", "driving_s", "harsh_events", "records")  # see record()
+
+
+class Latest(NamedTuple):
+    """A car's newest record in a batch (None: only its missing seqs changed); rows at flush."""
+
+    event: TelemetryEvent | None
+    track: Track
+    partition: int
+    now: datetime
 
 
 @dataclass
 class Batch:
-    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    states: dict[str, Latest] = field(default_factory=dict)
     sums: dict[tuple[str, float], list[float]] = field(default_factory=dict)
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[int, int] = field(default_factory=dict)
@@ -126,17 +135,25 @@ class SpeedStore:
             if track is None or inc is None:
                 return verdict
             self.tracks[ev.vin] = track
+            # The rows are built when the batch is written, once per car.
             if verdict is Verdict.IN_ORDER:
-                batch.states[ev.vin] = _state_row(ev, track, partition, now)
-            elif ev.vin in batch.states:
-                batch.states[ev.vin]["missing_seqs"] = json.dumps(track.missing)
+                batch.states[ev.vin] = Latest(ev, track, partition, now)
             else:
                 # Only the missing seqs changed: rewrite the stored frontier with them.
-                batch.states[ev.vin] = {"vin": ev.vin, "missing_seqs": json.dumps(track.missing)}
+                held = batch.states.get(ev.vin)
+                batch.states[ev.vin] = (
+                    Latest(None, track, partition, now) if held is None
+                    else held._replace(track=track)
+                )  # fmt: skip
             key = (ev.vin, bucket_start(ev.event_time.timestamp(), self.bucket_s))
-            acc = batch.sums.setdefault(key, [0.0] * len(SUMS))
-            for i, name in enumerate(SUMS):
-                acc[i] += getattr(inc, name)
+            acc = batch.sums.get(key)
+            if acc is None:
+                acc = batch.sums[key] = [0.0] * len(SUMS)
+            acc[0] += inc.distance_km  # the order of SUMS, spelt out: this runs per record
+            acc[1] += inc.fuel_used_l
+            acc[2] += inc.driving_s
+            acc[3] += inc.harsh_events
+            acc[4] += inc.records
         return verdict
 
     def alert(self, event: AlertEvent) -> None:
@@ -186,7 +203,9 @@ class SpeedStore:
         return gone.rowcount or 0
 
 
-def _state_row(ev: TelemetryEvent, track: Track, partition: int, now: datetime) -> dict[str, Any]:
+def _state_row(latest: Latest) -> dict[str, Any]:
+    ev, track, partition, now = latest
+    assert ev is not None
     return {
         "vin": ev.vin, "event_time": ev.event_time, "seq": ev.seq, "partition": partition,
         "latitude": ev.latitude, "longitude": ev.longitude, "heading": ev.heading,
@@ -204,7 +223,7 @@ def _insert(conn: Any) -> Any:
 
 def _write(conn: Any, batch: Batch, store: SpeedStore, now: datetime) -> int:
     insert = _insert(conn)
-    full = [row for row in batch.states.values() if "event_time" in row]
+    full = [_state_row(latest) for latest in batch.states.values() if latest.event is not None]
     if full:
         stmt = insert(speed_vehicle_state)
         cols = {k: stmt.excluded[k] for k in full[0] if k != "vin"}
@@ -217,12 +236,12 @@ def _write(conn: Any, batch: Batch, store: SpeedStore, now: datetime) -> int:
             ),
             full,
         )
-    for row in batch.states.values():
-        if "event_time" not in row:
+    for vin, latest in batch.states.items():
+        if latest.event is None:
             conn.execute(
                 speed_vehicle_state.update()
-                .where(speed_vehicle_state.c.vin == row["vin"])
-                .values(missing_seqs=row["missing_seqs"])
+                .where(speed_vehicle_state.c.vin == vin)
+                .values(missing_seqs=json.dumps(latest.track.missing))
             )
     if batch.sums:
         stmt = insert(speed_increments)

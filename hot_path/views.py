@@ -57,6 +57,10 @@ def _connect(attempts: int = 5) -> Engine:
     raise AssertionError("unreachable")
 
 
+_PROCESSED = metrics.EVENTS.labels("processed")
+_DUPLICATES = metrics.EVENTS.labels("duplicate")
+
+
 def account(outcome: Outcome, *, partition: int, offset: int, now: datetime) -> None:
     """Metrics and speed views for one record's outcome."""
     letter = outcome.dead_letter
@@ -64,7 +68,7 @@ def account(outcome: Outcome, *, partition: int, offset: int, now: datetime) -> 
         metrics.EVENTS.labels("dead_lettered").inc()
         metrics.DEAD_LETTERS.labels(dict(letter.headers)["reason"].decode()).inc()
         return
-    metrics.EVENTS.labels("duplicate" if outcome.duplicate else "processed").inc()
+    (_DUPLICATES if outcome.duplicate else _PROCESSED).inc()
     for alert in outcome.alerts:
         metrics.ALERTS.labels(str(alert.kind), str(alert.status)).inc()
     if outcome.event is None:
@@ -128,6 +132,10 @@ async def expire_speed_buckets() -> None:
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's stub is too narrow
 def _revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+    # Hold the consumer's flow until recovery resumes it, on a worker's first assignment
+    # too (Faust stops it only when partitions were assigned before), so that records
+    # are not delivered while recovery seeks to the committed offsets. See GapGuard.
+    app.consumer.stop_flow()
     flush()
     revoked: set[TP] = args[0] if args else set()
     for tp in revoked:
@@ -144,7 +152,10 @@ def _assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
 
 def install() -> None:
     """Register the commit barrier and start the metrics endpoint (the worker only)."""
+    from hot_path.agents import GapGuard  # agents imports this module
+
     app.sensors.add(CommitBarrier())
+    app.sensors.add(GapGuard())
     # aiokafka logs every request at DEBUG: building those records cost ~8 % of the CPU.
     for name in ("aiokafka", "faust", "mode"):
         logging.getLogger(name).setLevel(max(logging.getLogger().level, logging.INFO))

@@ -34,15 +34,6 @@ CARS = [with_check_digit(f"WF{i}ABCDE0SA12345{i}") for i in range(6)]
 HALF, END = 150, 300
 
 
-# Known failing since the second part's last round of changes: after a SIGKILL
-# restart the worker stops committing on some partitions (docs/hot_path.md, "Open
-# issues"). Kept running so the reproduction stays in the suite; not strict, since
-# the two-worker case passes on some runs.
-pytestmark = pytest.mark.xfail(
-    reason="restarted worker stops committing on some partitions: open issue", strict=False
-)
-
-
 def send(producer: Producer, topic: str, seconds: range) -> int:
     n = 0
     for s in seconds:

@@ -8,6 +8,7 @@ from typing import Any
 from fleet.telemetry import TelemetryEvent, encode_event, new_event
 from fleet.vin import with_check_digit
 from hot_path.config import RuleSettings
+from hot_path.detector import VehicleState
 from hot_path.events import AlertEvent
 from hot_path.processing import Outcome, process_record
 
@@ -53,7 +54,7 @@ class Fleet:
 
     def __init__(self, cfg: RuleSettings | None = None) -> None:
         self.cfg = cfg or RuleSettings()
-        self.vehicles: dict[str, dict[str, Any]] = {}
+        self.vehicles: dict[str, VehicleState] = {}
         self.watermarks: dict[str, float] = {}
         self.alerts: list[AlertEvent] = []
         self.offset = 0

@@ -32,6 +32,8 @@ def agents(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     module.app.conf.store = "memory://"
     module.tables.vehicles.data.clear()
     module.tables.watermarks.data.clear()
+    module.cache.parts.clear()
+    module.cache.marks.clear()
     return module
 
 
@@ -62,7 +64,7 @@ def test_the_agent_opens_an_alert_and_dead_letters_bad_records(
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert headers["reason"] == "malformed_json" and headers["partition"] == "3"
     assert [o.duplicate for o in published[-2:]] == [True, False]
-    assert agents.tables.vehicles[VIN]["last_seq"] == 20
+    assert agents.cache.parts[0][VIN].last_seq == 20
 
 
 def counter(name: str, **labels: str) -> float:
