@@ -48,10 +48,11 @@ from hot_path.speed_store import SpeedStore
 from simulator.faults import DEFAULT_RATE, KIND_WEIGHTS
 from simulator.vehicles import CLASSES, make_fleet
 
-CONNECTIONS = 10
-"""Keep-alive connections the generator uses: fewer than the API's database connection pool
-(SQLAlchemy's default 5 + 10), because more requests in flight than pooled connections stall
-the API for the pool's 30 s timeout (docs/benchmarks.md, "Serving")."""
+CONNECTIONS = 32
+"""Keep-alive connections the generator uses: more requests in flight than the API's database
+pool holds (SQLAlchemy's default 5 + 10), which the API must bear: it bounds the requests
+working on the store (2 at once on SQLite) and queues the rest in its event loop
+(docs/serving.md, "Concurrency")."""
 _STUCK_S = 60.0  # longer than the pool's 30 s wait: a stalled API answers 503 before this
 BUCKET_S = 60  # the platform default: HOT_SPEED_BUCKET_S = SERVING_SPEED_BUCKET_S = 60
 _CRITICAL_SHARE = 0.3  # of the alerts of kinds that have a critical level
@@ -307,8 +308,8 @@ def serve_profiled(app: str, port: int, out: Path) -> None:
     profiles.append(main)
     main.enable()
     try:
-        uvicorn.run(app, factory=True, host="127.0.0.1", port=port, workers=1,
-                    log_level="warning", access_log=False)  # fmt: skip
+        uvicorn.run(app, factory=True, host="127.0.0.1", port=port, workers=1, loop=LOOP,
+                    http=HTTP, log_level="warning", access_log=False)  # fmt: skip
     finally:
         main.disable()
         stats = pstats.Stats(main)
@@ -329,11 +330,16 @@ class Server:
         return float(times.user + times.system)
 
 
+LOOP, HTTP = "uvloop", "httptools"
+"""What ``python -m serving`` runs uvicorn with (serving/__main__.py)."""
+
+
 def uvicorn_command(app: str, port: int) -> list[str]:
-    """The same uvicorn settings for the API and the bare app: one worker, no access log."""
+    """The same uvicorn settings for the API and the bare app: one worker, uvloop, httptools,
+    no access log, as ``python -m serving`` runs."""
     return [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1", "--log-level", "warning",
-            "--no-access-log"]  # fmt: skip
+            "--port", str(port), "--workers", "1", "--loop", LOOP, "--http", HTTP,
+            "--log-level", "warning", "--no-access-log"]  # fmt: skip
 
 
 @contextmanager
@@ -697,7 +703,7 @@ def bench_serving(
                     if run.why:
                         progress(f"  {name}, {run.mode} loop: errors {run.why}; the server's "
                                  f"log ends: {_tail(workdir / 'api.log')}")  # fmt: skip
-    http = "httptools" if _has("httptools") else "h11"
+    http = HTTP
     return ServingBench(seeded, results, rate, concurrency, http,
                         (load_before, os.getloadavg()[0]))  # fmt: skip
 
@@ -756,12 +762,6 @@ def _tail(log: Path, lines: int = 3) -> str:
 def _busy_s() -> float:
     t = psutil.cpu_times()
     return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
 
 
 def _check_answers(port: int, seeded: Seeded) -> None:

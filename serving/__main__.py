@@ -18,6 +18,10 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # uvloop's event loop and httptools' parser: the fastest uvicorn offers (both are
+        # dependencies; docs/benchmarks.md, "Serving").
+        loop="uvloop",
+        http="httptools",
         # An open dashboard keeps its /live stream open for ever: without a bound, Ctrl-C
         # would wait for every browser tab to go away.
         timeout_graceful_shutdown=3,

@@ -25,6 +25,10 @@ class ServingSettings(BaseSettings):
     setting the hot path and the batch's watermark read too."""
     reports_dir: Path | None = None
     """Where ``python -m cold_path report`` writes; ``DATA_DIR/reports`` when unset."""
+    store_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    """Requests reading the store at once (the rest wait their turn in the event loop);
+    default 2 on SQLite, the connection pool's size on a server database, never more than
+    the pool (docs/serving.md, "Concurrency")."""
     cluster_timeout_s: float = Field(default=3.0, gt=0, le=30)
     """How long ``GET /cluster`` waits for Kafka before reporting it unreachable."""
 

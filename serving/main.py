@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from fleet import store
 from fleet.config import KafkaSettings
+from serving.api.deps import Store
 from serving.api.routes import alerts, cluster, dashboard, fleet, health, live, reports, vehicles
 from serving.config import ServingSettings
 from serving.metrics import instrument
@@ -29,6 +30,11 @@ def create_app(
     api = FastAPI(title="Fleet telemetry API", version="0.1.0", description=DESCRIPTION)
     api.state.settings = settings or ServingSettings()
     api.state.engine = engine or store.connect()
+    api.state.store = Store(
+        api.state.engine,
+        bucket_s=api.state.settings.speed_bucket_s,
+        concurrency=api.state.settings.store_concurrency,
+    )
     api.state.kafka = kafka or KafkaSettings()
     instrument(api)
     for router in (

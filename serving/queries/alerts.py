@@ -6,13 +6,47 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, Integer, Select, bindparam, case, func, select
+from sqlalchemy.engine import Dialect
 
 from fleet.alerts import AlertKind, Severity
-from fleet.store import bytewise, speed_alerts
+from fleet.store import SEVERITY_RANK, bytewise, speed_alerts
 
 log = logging.getLogger(__name__)
-_SEVERITY_RANK = case({str(s): s.rank for s in Severity}, value=speed_alerts.c.severity, else_=-1)
+# The same ranks with bound parameters: an expression the index on `SEVERITY_RANK` does not
+# match, for one car's alerts, so SQLite reads them by the VIN index and sorts those few
+# instead of walking every open alert in the index's order to find the car's.
+_SEVERITY_RANK_BOUND = case(
+    {str(s): s.rank for s in Severity}, value=speed_alerts.c.severity, else_=-1
+)
+
+
+# A page's statements per filter combination and dialect, built once with bound parameters:
+# a request neither builds nor compiles SQL.
+_Filters = tuple[bool, bool, bool, bool]
+_STATEMENTS: dict[tuple[str, _Filters], tuple[Select[Any], Select[Any]]] = {}
+_FILTERED = ("status", "kind", "severity", "vin")
+
+
+def _statements(dialect: Dialect, filters: _Filters) -> tuple[Select[Any], Select[Any]]:
+    key = (dialect.name, filters)
+    built = _STATEMENTS.get(key)
+    if built is None:
+        a = speed_alerts.c
+        conditions = [
+            a[name] == bindparam(name) for name, on in zip(_FILTERED, filters, strict=True) if on
+        ]
+        rank = _SEVERITY_RANK_BOUND if filters[_FILTERED.index("vin")] else SEVERITY_RANK
+        page = (
+            select(speed_alerts)
+            .where(*conditions)
+            .order_by(rank.desc(), a.opened_at.desc(), bytewise(a.alert_id, dialect))
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer))
+        )
+        count = select(func.count()).select_from(speed_alerts).where(*conditions)
+        built = _STATEMENTS[key] = (page, count)
+    return built
 
 
 def list_alerts(
@@ -26,33 +60,23 @@ def list_alerts(
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
     """A page of alerts (most severe, then most recently opened, first) and the total."""
-    a = speed_alerts.c
-    conditions = []
-    if status is not None:
-        conditions.append(a.status == status)
-    if kind is not None:
-        conditions.append(a.kind == str(kind))
-    if severity is not None:
-        conditions.append(a.severity == str(severity))
-    if vin is not None:
-        conditions.append(a.vin == vin)
-    query = (
-        select(speed_alerts)
-        .where(*conditions)
-        .order_by(_SEVERITY_RANK.desc(), a.opened_at.desc(), bytewise(a.alert_id, conn.dialect))
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = []
-    for row in conn.execute(query):
-        item = dict(row._mapping)
+    values = (status, kind, severity, vin)
+    page, count = _statements(conn.dialect, (
+        status is not None, kind is not None, severity is not None, vin is not None,
+    ))  # fmt: skip
+    params: dict[str, Any] = {
+        name: str(value) for name, value in zip(_FILTERED, values, strict=True) if value is not None
+    }
+    result = conn.execute(page, {**params, "limit": limit, "offset": offset})
+    keys = tuple(result.keys())  # zip, not `row._mapping`: a third of the page's cost
+    rows = [dict(zip(keys, row, strict=True)) for row in result.all()]  # one fetchall
+    for item in rows:
         item["detail"] = _detail(item["alert_id"], item["detail"])
-        rows.append(item)
     if (rows and len(rows) < limit) or (not rows and offset == 0):
         # A short page is the last one: it tells the total without counting (a car's
         # open alerts for `GET /vehicles/{vin}`, one query per request fewer).
         return offset + len(rows), rows
-    total = conn.execute(select(func.count()).select_from(speed_alerts).where(*conditions))
+    total = conn.execute(count, params)
     return int(total.scalar_one()), rows
 
 

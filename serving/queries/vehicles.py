@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, String, bindparam, cast, func, select
 
 from fleet.store import speed_increments, speed_vehicle_state, vehicle_efficiency, vehicle_totals
 from serving.merge import Merged, Totals, merge
@@ -165,3 +165,96 @@ def vehicle_state(conn: Connection, *, vin: str) -> dict[str, Any] | None:
     for bookkeeping in ("vin", "seq", "partition", "missing_seqs"):
         state.pop(bookkeeping)
     return state
+
+
+# --- one car, one statement ---------------------------------------------------------------
+# `GET /vehicles/{vin}` reads what `merged_vehicles` and `vehicle_state` read for one car, in
+# one statement: a one-row table holding the VIN, outer-joined to the batch row, the batch
+# merge totals, the car's speed-layer sum (from the view's cut-off) and its newest state.
+# Built once at import with bound parameters, so a request neither builds nor compiles SQL.
+
+_STATE_COLUMNS = tuple(
+    c for c in speed_vehicle_state.c if c.name not in ("vin", "seq", "partition", "missing_seqs")
+)
+
+
+def _one_car_statement(*, cutoff: bool) -> Select[Any]:
+    car = select(cast(bindparam("vin", type_=String(17)), String(17)).label("vin")).subquery("car")
+    e, t, s, i = vehicle_efficiency.c, vehicle_totals.c, speed_vehicle_state.c, speed_increments.c
+    sums = select(
+        i.vin, func.sum(i.distance_km).label("distance_km"), func.sum(i.fuel_used_l).label("fuel")
+    ).where(i.vin == bindparam("vin", type_=String(17)))
+    if cutoff:
+        sums = sums.where(i.bucket_start >= bindparam("speed_from"))
+    speed = sums.group_by(i.vin).subquery("speed")
+    version = bindparam("version", type_=vehicle_efficiency.c.version.type)
+    joined = (
+        car.outerjoin(vehicle_efficiency, (e.vin == car.c.vin) & (e.version == version))
+        .outerjoin(vehicle_totals, (t.vin == car.c.vin) & (t.version == version))
+        .outerjoin(speed, speed.c.vin == car.c.vin)
+        .outerjoin(speed_vehicle_state, s.vin == car.c.vin)
+    )
+    return select(
+        e.vin.label("batch_vin"),
+        e.vehicle_class,
+        e.distance_km.label("batch_distance_km"),
+        e.fuel_used_l.label("batch_fuel_used_l"),
+        e.refuelled_l,
+        e.refuels,
+        e.l_per_100km.label("batch_l_per_100km"),
+        e.last_event,
+        t.vin.label("totals_vin"),
+        t.distance_km.label("totals_distance_km"),
+        t.fuel_used_l.label("totals_fuel_used_l"),
+        speed.c.vin.label("speed_vin"),
+        speed.c.distance_km.label("speed_distance_km"),
+        speed.c.fuel.label("speed_fuel_used_l"),
+        s.vin.label("state_vin"),
+        *(c.label(f"state_{c.name}") for c in _STATE_COLUMNS),
+    ).select_from(joined)
+
+
+_ONE_CAR = {cutoff: _one_car_statement(cutoff=cutoff) for cutoff in (False, True)}
+
+
+def one_vehicle(
+    conn: Connection, *, view: View, vin: str
+) -> tuple[VehicleTotals | None, dict[str, Any] | None]:
+    """``merged_vehicles(vins=[vin])`` and ``vehicle_state(vin)`` in one statement: the car's
+    merged totals (None if no layer knows it) and its newest state (None before any reading)."""
+    params: dict[str, Any] = {"vin": vin, "version": view.version}
+    if view.speed_from is not None:
+        params["speed_from"] = view.speed_from
+    row = conn.execute(_ONE_CAR[view.speed_from is not None], params).one()
+    state = (
+        {c.name: row._mapping[f"state_{c.name}"] for c in _STATE_COLUMNS}
+        if row.state_vin is not None
+        else None
+    )
+    has_batch = row.batch_vin is not None
+    if not (
+        has_batch or row.totals_vin is not None or row.speed_vin is not None or state is not None
+    ):
+        return None, None
+    if row.totals_vin is not None:
+        totals: Totals | None = Totals(row.totals_distance_km, row.totals_fuel_used_l)
+    elif has_batch:  # a version written without merge totals, as in `merged_vehicles`
+        totals = Totals(row.batch_distance_km, row.batch_fuel_used_l)
+    else:
+        totals = None
+    speed = (
+        Totals(row.speed_distance_km or 0.0, row.speed_fuel_used_l or 0.0)
+        if row.speed_vin is not None
+        else None
+    )
+    seen = state["event_time"] if state is not None else None
+    car = VehicleTotals(
+        vin=vin,
+        vehicle_class=row.vehicle_class if has_batch else None,
+        merged=merge(totals, speed),
+        refuelled_l=row.refuelled_l if has_batch else None,
+        refuels=row.refuels if has_batch else None,
+        last_seen=seen or (row.last_event if has_batch else None),
+        batch_l_per_100km=row.batch_l_per_100km if has_batch else None,
+    )
+    return car, state

@@ -21,13 +21,17 @@ class View:
     aligned: bool
 
 
+# Built once: every request reads it, and building a statement costs more than running it.
+_CURRENT = (
+    select(batch_runs.c.version, batch_runs.c.watermark)
+    .join(batch_current, batch_current.c.version == batch_runs.c.version)
+    .where(batch_current.c.id == 1)
+)
+
+
 def current_view(conn: Connection, *, bucket_s: int) -> View:
     """The batch version to read now; read it once per request and use it throughout."""
-    row = conn.execute(
-        select(batch_runs.c.version, batch_runs.c.watermark)
-        .join(batch_current, batch_current.c.version == batch_runs.c.version)
-        .where(batch_current.c.id == 1)
-    ).first()
+    row = conn.execute(_CURRENT).first()
     if row is None:
         return View(None, None, None, True)
     mark = row.watermark

@@ -5,12 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 from fastapi import APIRouter
+from sqlalchemy import Connection
 
 from fleet.alerts import AlertKind, Severity
-from serving.api.deps import STORE_DOWN, ConnDep, Limit, Offset, ViewDep
+from serving.api.deps import STORE_DOWN, Limit, Offset, StoreDep
 from serving.config import DEFAULT_PAGE_SIZE
-from serving.models import Alert, AlertPage, served
+from serving.models import AlertPage, served
 from serving.queries.alerts import list_alerts
+from serving.queries.view import View
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=STORE_DOWN)
 
@@ -21,9 +23,8 @@ class AlertStatus(StrEnum):
 
 
 @router.get("", response_model=AlertPage)
-def alerts(
-    conn: ConnDep,
-    view: ViewDep,
+async def alerts(
+    store: StoreDep,
     status: AlertStatus | None = None,
     kind: AlertKind | None = None,
     severity: Severity | None = None,
@@ -31,18 +32,20 @@ def alerts(
     offset: Offset = 0,
 ) -> AlertPage:
     """Alerts (speed layer), most severe first, then the most recently opened."""
-    total, rows = list_alerts(
-        conn,
-        status=str(status) if status else None,
-        kind=kind,
-        severity=severity,
-        limit=limit,
-        offset=offset,
-    )
-    return AlertPage(
-        served=served(view, ["speed"]),
-        total=total,
-        limit=limit,
-        offset=offset,
-        items=[Alert(**r) for r in rows],
-    )
+
+    def read(conn: Connection, view: View) -> AlertPage:
+        total, rows = list_alerts(
+            conn,
+            status=str(status) if status else None,
+            kind=kind,
+            severity=severity,
+            limit=limit,
+            offset=offset,
+        )
+        # One validation of the whole page (pydantic's core walks the rows), not one per alert.
+        return AlertPage.model_validate({
+            "served": served(view, ["speed"]), "total": total, "limit": limit,
+            "offset": offset, "items": rows,
+        })  # fmt: skip
+
+    return await store.read(read)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import Connection
 
-from serving.api.deps import NAME_PATTERN, STORE_DOWN, ConnDep, Limit, ViewDep
+from serving.api.deps import NAME_PATTERN, STORE_DOWN, Limit, StoreDep
 from serving.config import DEFAULT_PAGE_SIZE
 from serving.models import (
     ClassEfficiency,
@@ -17,7 +18,9 @@ from serving.models import (
     VehicleSummary,
     served,
 )
-from serving.queries.fleet import leaderboard, recommendations
+from serving.queries.fleet import ClassTotals, leaderboard, recommendations
+from serving.queries.vehicles import VehicleTotals
+from serving.queries.view import View
 
 router = APIRouter(prefix="/fleet", tags=["fleet"], responses=STORE_DOWN)
 routes_router = APIRouter(prefix="/routes", tags=["routes"], responses=STORE_DOWN)
@@ -33,13 +36,16 @@ Zone = Annotated[
 
 
 @router.get("/efficiency", response_model=Leaderboard)
-def efficiency(
-    conn: ConnDep,
-    view: ViewDep,
+async def efficiency(
+    store: StoreDep,
     limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> Leaderboard:
     """The most fuel-efficient cars and each vehicle class, on merged figures."""
-    vehicles, classes = leaderboard(conn, view=view, limit=limit)
+
+    def read(conn: Connection, view: View) -> tuple[View, list[VehicleTotals], list[ClassTotals]]:
+        return view, *leaderboard(conn, view=view, limit=limit)
+
+    view, vehicles, classes = await store.read(read)
     layers = {layer for v in vehicles for layer in v.merged.layers}
     return Leaderboard(
         served=served(view, layers),
@@ -61,14 +67,17 @@ def efficiency(
 
 
 @routes_router.get("/recommendations", response_model=Recommendations)
-def route_recommendations(
-    conn: ConnDep,
-    view: ViewDep,
+async def route_recommendations(
+    store: StoreDep,
     origin: Zone = None,
     destination: Zone = None,
 ) -> Recommendations:
     """Routes between places, least fuel first; ``recommended`` marks the pick (batch layer)."""
-    rows = recommendations(conn, view=view, origin=origin, destination=destination)
+
+    def read(conn: Connection, view: View) -> tuple[View, list[dict[str, Any]]]:
+        return view, recommendations(conn, view=view, origin=origin, destination=destination)
+
+    view, rows = await store.read(read)
     return Recommendations(
         served=served(view, ["batch"] if view.version is not None else []),
         items=[RouteRanking(**r) for r in rows],

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from serving.api.deps import STORE_DOWN, EngineDep, is_store_down, store_unavailable
+from serving.api.deps import STORE_DOWN, StoreDep
 
 router = APIRouter(tags=["health"])
+_PING = text("SELECT 1")
 
 
 class Health(BaseModel):
@@ -17,13 +18,7 @@ class Health(BaseModel):
 
 
 @router.get("/healthz", response_model=Health, responses=STORE_DOWN)
-def healthz(engine: EngineDep) -> Health:
+async def healthz(store: StoreDep) -> Health:
     """``ok`` and the store's dialect; 503 when the store does not answer."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        if is_store_down(exc):
-            raise store_unavailable(exc, engine) from None
-        raise
-    return Health(status="ok", store=engine.dialect.name)
+    await store.run(lambda conn: conn.execute(_PING).close())
+    return Health(status="ok", store=store.engine.dialect.name)

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Connection
 
 from fleet.vin import VIN_PATTERN
-from serving.api.deps import NAME_PATTERN, STORE_DOWN, ConnDep, Limit, Offset, ViewDep
+from serving.api.deps import NAME_PATTERN, STORE_DOWN, Limit, Offset, StoreDep
 from serving.config import DEFAULT_PAGE_SIZE
 from serving.models import (
     Alert,
@@ -21,7 +22,8 @@ from serving.models import (
     served,
 )
 from serving.queries.alerts import list_alerts
-from serving.queries.vehicles import VehicleSort, list_vehicles, merged_vehicles, vehicle_state
+from serving.queries.vehicles import VehicleSort, list_vehicles, one_vehicle
+from serving.queries.view import View
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"], responses=STORE_DOWN)
 # fullmatch: the pattern's `$` would also match before a trailing newline.
@@ -31,9 +33,8 @@ MAX_OPEN_ALERTS = 1000
 
 
 @router.get("", response_model=VehiclePage)
-def vehicles(
-    conn: ConnDep,
-    view: ViewDep,
+async def vehicles(
+    store: StoreDep,
     vehicle_class: Annotated[
         str | None,
         Query(
@@ -49,17 +50,21 @@ def vehicles(
     offset: Offset = 0,
 ) -> VehiclePage:
     """Cars with distance, fuel and efficiency merged from both layers, one page at a time."""
-    total, page = list_vehicles(
-        conn, view=view, vehicle_class=vehicle_class, sort=sort, limit=limit, offset=offset
-    )
-    layers = {layer for v in page for layer in v.merged.layers}
-    return VehiclePage(
-        served=served(view, layers),
-        total=total,
-        limit=limit,
-        offset=offset,
-        items=[VehicleSummary.of(v) for v in page],
-    )
+
+    def read(conn: Connection, view: View) -> VehiclePage:
+        total, page = list_vehicles(
+            conn, view=view, vehicle_class=vehicle_class, sort=sort, limit=limit, offset=offset
+        )
+        layers = {layer for v in page for layer in v.merged.layers}
+        return VehiclePage(
+            served=served(view, layers),
+            total=total,
+            limit=limit,
+            offset=offset,
+            items=[VehicleSummary.of(v) for v in page],
+        )
+
+    return await store.read(read)
 
 
 @router.get(
@@ -67,9 +72,8 @@ def vehicles(
     response_model=VehicleDetail,
     responses={404: {"model": Problem, "description": "no layer knows this VIN"}},
 )
-def vehicle(
-    conn: ConnDep,
-    view: ViewDep,
+async def vehicle(
+    store: StoreDep,
     vin: Annotated[
         str,
         Path(
@@ -87,19 +91,24 @@ def vehicle(
             "type": "vin", "loc": ("path", "vin"), "input": vin,
             "msg": f"not a VIN: 17 digits and capital letters except I, O and Q ({VIN_PATTERN})",
         }])  # fmt: skip
-    found = merged_vehicles(conn, view=view, vins=[vin])
+    return await store.read(lambda conn, view: _vehicle_detail(conn, view, vin))
+
+
+def _vehicle_detail(conn: Connection, view: View, vin: str) -> VehicleDetail:
+    """One car, in three statements on one connection: the view (`Store.read`), the car,
+    its open alerts."""
+    found, state = one_vehicle(conn, view=view, vin=vin)
     _, alerts = list_alerts(conn, status="open", vin=vin, limit=MAX_OPEN_ALERTS)
-    state = vehicle_state(conn, vin=vin)
-    if not found and not alerts and state is None:
+    if found is None and not alerts:
         raise HTTPException(
             status_code=404,
             detail=f"no vehicle with VIN {vin} in the batch or speed layer: check the VIN, "
             "or wait until the car has sent a reading",
         )
-    layers = set(found[0].merged.layers) if found else set()
+    layers = set(found.merged.layers) if found else set()
     if state is not None or alerts:
         layers.add("speed")
-    summary = VehicleSummary.of(found[0]) if found else None
+    summary = VehicleSummary.of(found) if found else None
     return VehicleDetail(
         served=served(view, layers),
         vin=vin,
@@ -109,8 +118,8 @@ def vehicle(
         l_per_100km=summary.l_per_100km if summary else None,
         layers=sorted(layers),
         last_seen=summary.last_seen if summary else None,
-        refuelled_l=found[0].refuelled_l if found else None,
-        refuels=found[0].refuels if found else None,
+        refuelled_l=found.refuelled_l if found else None,
+        refuels=found.refuels if found else None,
         state=VehicleState(**state) if state else None,
         open_alerts=[Alert(**a) for a in alerts],
     )

@@ -8,9 +8,15 @@ from sqlalchemy import Engine, insert
 from cold_path.batch import publish
 from fleet import store
 from fleet.alerts import AlertKind, Severity
-from serving.queries.alerts import list_alerts
+from serving.queries.alerts import _statements, list_alerts
 from serving.queries.fleet import leaderboard, recommendations
-from serving.queries.vehicles import VehicleSort, list_vehicles, merged_vehicles, vehicle_state
+from serving.queries.vehicles import (
+    VehicleSort,
+    list_vehicles,
+    merged_vehicles,
+    one_vehicle,
+    vehicle_state,
+)
 from serving.queries.view import View, current_view
 from tests.unit.serving.rows import (
     VIN_A,
@@ -19,6 +25,8 @@ from tests.unit.serving.rows import (
     VIN_D,
     WATERMARK,
     add_buckets,
+    add_state,
+    efficiency_row,
     populate,
     publish_batch,
     route_row,
@@ -167,9 +175,112 @@ def test_an_alert_whose_detail_is_not_a_json_object_is_served_as_text(engine: En
             {**row, "alert_id": "b", "detail": "[1, 2]"},
             {**row, "alert_id": "c", "detail": "{truncated"},
             {**row, "alert_id": "d", "detail": None},
+            {**row, "alert_id": "e", "detail": '{"odometer_mm": 123456789012345678901234567890}'},
         ])  # fmt: skip
     with engine.connect() as conn:
         _, rows = list_alerts(conn, limit=10)
     assert [r["detail"] for r in rows] == [
-        {"code": "P0301"}, {"raw": "[1, 2]"}, {"raw": "{truncated"}, {}
+        {"code": "P0301"}, {"raw": "[1, 2]"}, {"raw": "{truncated"}, {},
+        {"odometer_mm": 123456789012345678901234567890},  # exact: orjson would make it a float
     ]  # fmt: skip
+
+
+def _many_alerts(engine: Engine) -> list[dict[str, object]]:
+    """60 alerts: every severity (and a word that is none), ties on the opening time, some
+    resolved, two cars."""
+    rows = []
+    severities = ["info", "warning", "critical", "bogus"]
+    for i in range(60):
+        opened = WATERMARK + timedelta(minutes=i % 7)  # many share an opening time
+        rows.append({**ALERT, "alert_id": f"id-{(i * 37) % 60:02d}", "vin": (VIN_A, VIN_B)[i % 2],
+                     "severity": severities[i % 4], "status": "resolved" if i % 5 == 0 else "open",
+                     "opened_at": opened})  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(store.speed_alerts), rows)
+    return rows
+
+
+def test_open_alerts_pages_follow_severity_then_time_then_id(engine: Engine) -> None:
+    rows = _many_alerts(engine)
+    rank = {str(s): s.rank for s in Severity}
+    expected = [r["alert_id"] for r in sorted(
+        (r for r in rows if r["status"] == "open"),
+        key=lambda r: (-rank.get(str(r["severity"]), -1), -r["opened_at"].timestamp(),  # type: ignore[attr-defined]
+                       r["alert_id"]),
+    )]  # fmt: skip
+    with engine.connect() as conn:
+        pages = [list_alerts(conn, status="open", limit=7, offset=o) for o in range(0, 56, 7)]
+        _, one_car = list_alerts(conn, status="open", vin=VIN_B, limit=1000)
+    assert {total for total, _ in pages} == {len(expected)}
+    assert [r["alert_id"] for _, page in pages for r in page] == expected
+    # One car's alerts (another statement, read by the VIN index): the same order.
+    assert [r["alert_id"] for r in one_car] == [
+        r for r in expected if next(x for x in rows if x["alert_id"] == r)["vin"] == VIN_B
+    ]
+
+
+def test_open_alerts_page_is_read_in_index_order_on_sqlite(engine: Engine) -> None:
+    """The page walks `ix_speed_alerts_open_page` and stops after its rows (no sort of every
+    open alert); one car's alerts go through the VIN index, not every open alert."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("query plans are SQLite's")
+    _many_alerts(engine)
+    store.connect(str(engine.url)).dispose()  # opening a store again keeps its indexes
+    values = {"status": "open", "vin": VIN_A, "limit": 50, "offset": 0}
+    plans = []
+    with engine.connect() as conn:
+        for filters in ((True, False, False, False), (True, False, False, True)):
+            compiled = _statements(conn.dialect, filters)[0].compile(conn)
+            bound = compiled.construct_params(values)
+            params = tuple(bound[name] for name in compiled.positiontup or ())
+            steps = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
+            plans.append(" | ".join(str(step[-1]) for step in steps))
+    assert "ix_speed_alerts_open_page" in plans[0] and "TEMP B-TREE" not in plans[0], plans[0]
+    assert "ix_speed_alerts_vin" in plans[1], plans[1]
+
+
+def _publish_with_totals(engine: Engine) -> None:
+    """A version with merge totals for VIN_A only (VIN_B and VIN_D fall back to efficiency)."""
+    views = {
+        store.vehicle_efficiency: [
+            efficiency_row(VIN_A, "compact", 100.0, 6.0),
+            efficiency_row(VIN_B, "van", 200.0, 20.0),
+            efficiency_row(VIN_D, "van", 0.5, 0.1),
+        ],
+        store.vehicle_totals: [
+            {
+                "vin": VIN_A,
+                "distance_km": 98.5,
+                "fuel_used_l": 5.75,
+                "readings": 500,
+                "through": WATERMARK,
+            }
+        ],  # fmt: skip
+    }
+    publish(engine, views, started=WATERMARK, watermark=WATERMARK, events=10, excluded=0)
+
+
+@pytest.mark.parametrize("batch", ["none", "aligned", "unaligned", "totals"])
+def test_one_vehicle_reads_what_merged_vehicles_and_vehicle_state_read(
+    engine: Engine, batch: str
+) -> None:
+    minute = timedelta(minutes=1)
+    if batch == "none":  # speed layer only: every bucket counts
+        add_buckets(engine, VIN_C, [(WATERMARK - minute, 3.0, 0.45), (WATERMARK, 1.0, 0.1)])
+        add_state(engine, VIN_C, WATERMARK + minute)
+    else:
+        populate(engine)
+    if batch == "unaligned":
+        publish_batch(engine, WATERMARK + timedelta(seconds=5))
+    if batch == "totals":
+        _publish_with_totals(engine)
+    view = _view(engine)
+    answered = []
+    with engine.connect() as conn:
+        for vin in (VIN_A, VIN_B, VIN_C, VIN_D, "1FLEET0000000000E"):
+            car, state = one_vehicle(conn, view=view, vin=vin)
+            assert ([car] if car else []) == merged_vehicles(conn, view=view, vins=[vin]), vin
+            assert state == vehicle_state(conn, vin=vin), vin
+            answered.append(car is not None)
+    assert answered == ([False, False, True, False, False] if batch == "none" else
+                        [True, True, True, True, False])  # fmt: skip
