@@ -73,7 +73,8 @@ def _hot(console: Console) -> None:
     from bench.hot_path import bench_hot_path
 
     console.print("[bold]Hot-path benchmark[/]")
-    result = bench_hot_path(loops=("aio",))  # uvloop is optional, not a dependency
+    # Both loops side by side: HOT_LOOP's default is chosen on these rows (docs/hot_path.md).
+    result = bench_hot_path(loops=("aio", "uvloop"))
     table = Table(title="Hot path: records/s, side by side on one scratch broker")
     for col in ("contender", "records/s", "ratio"):
         table.add_column(col, justify="left" if col == "contender" else "right")

@@ -20,6 +20,7 @@ import orjson
 from faust import Stream, StreamT
 from faust.sensors.base import Sensor
 from faust.types import ConsumerT
+from mode import CrashingSupervisor
 
 from hot_path import tables, topics, views
 from hot_path.app import app, settings
@@ -84,7 +85,13 @@ class GapGuard(Sensor):
         return None
 
 
-@app.agent(topics.telemetry)
+# A crashing supervisor: an exception out of the agent (a failed publish, the inline flush
+# timing out, a bug) stops the worker, and its records are replayed. Faust's default
+# restarts the agent and carries on; with ``noack()`` the record it failed on (and, for
+# a flush, every record of the flush) is then never acknowledged, so Faust's commit
+# skips it or stops at it for good while the worker keeps processing
+# (docs/hot_path.md, "The worker that processed and never committed").
+@app.agent(topics.telemetry, supervisor_strategy=CrashingSupervisor)
 async def detect(stream: StreamT[Any]) -> None:
     """Run every rule on each record; acks come from the state flush."""
     async for event in cast(Stream, stream).noack().events():

@@ -19,6 +19,9 @@ writes the states that changed, once per car, when it is flushed:
    producer before it commits, so a committed offset is always covered by
    the changelog.
 
+If a step fails, the snapshot goes back to the cache (its records still
+unacknowledged) and the caller stops the worker.
+
 After a crash the records after the committed offset are replayed against
 the state as of that offset or later: none is news twice, no alert opens
 twice. Alerts sent but not yet covered by a flush are sent again, with the
@@ -193,22 +196,42 @@ class StateCache:
         """Write what changed behind the acknowledged alerts, then ack; changelog records sent."""
         async with self._lock:
             snap = self.snapshot()
-            if snap.alerts:
-                # Bounded: an alert the broker never acknowledges stops the worker (its
-                # records stay unacked and are replayed) instead of stalling it silently.
-                await asyncio.wait_for(asyncio.gather(*snap.alerts), ALERT_ACK_TIMEOUT_S)
-            n = 0
-            for part, states in snap.cars.items():
-                for vin, state in states.items():
-                    await send("vehicles", part, vin, encode_state(state))
-                    n += 1
-            for key, t in snap.marks.items():
-                await send("watermarks", int(key), key, orjson.dumps(t))
-                n += 1
+            try:
+                n = await self._write(snap, send)
+            except BaseException:
+                # Nothing of the snapshot is lost: its records stay pending (unacked,
+                # so Faust never commits past them) and the next flush writes them.
+                self._restore(snap)
+                raise
             # Faust flushes the producer (these writes included) before it commits offsets.
             for event in snap.acks:
                 event.ack()
             return n
+
+    async def _write(self, snap: Snapshot, send: Send) -> int:
+        if snap.alerts:
+            # Bounded: an alert the broker never acknowledges stops the worker (its
+            # records stay unacked and are replayed) instead of stalling it silently.
+            await asyncio.wait_for(asyncio.gather(*snap.alerts), ALERT_ACK_TIMEOUT_S)
+        n = 0
+        for part, states in snap.cars.items():
+            for vin, state in states.items():
+                await send("vehicles", part, vin, encode_state(state))
+                n += 1
+        for key, t in snap.marks.items():
+            await send("watermarks", int(key), key, orjson.dumps(t))
+            n += 1
+        return n
+
+    def _restore(self, snap: Snapshot) -> None:
+        """Give a failed flush's records, alerts, cars and marks back to the next flush."""
+        self._acks[:0] = snap.acks
+        self._alerts[:0] = snap.alerts
+        for part, states in snap.cars.items():
+            cars = self.parts.get(part)
+            if cars is not None:  # a partition revoked meanwhile is replayed elsewhere
+                cars.dirty.update(vin for vin in states if vin in cars)
+        self.marks.dirty.update(key for key in snap.marks if key in self.marks)
 
 
 def drop_seen_from_gaps(

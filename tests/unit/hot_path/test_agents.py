@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from mode import CrashingSupervisor
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -105,3 +106,15 @@ def test_the_agent_fills_the_speed_views_and_moves_the_counters(
     assert (state.vin, state.seq) == (VIN, 9)
     assert [(b.records, round(b.distance_km, 6)) for b in buckets] == [(10, 0.09)]
     assert [(a.kind, a.status) for a in alerts] == [("dtc_active", "open")]
+
+
+def test_a_record_the_agent_fails_on_stops_the_worker_rather_than_being_skipped(
+    agents: ModuleType,
+) -> None:
+    # The agent reads with noack(): a record is acknowledged only by the state flush. If
+    # Faust restarted the agent after an exception (its default supervisor does), the
+    # record it failed on, or every record of a failed inline flush, would stay unacked
+    # while the worker went on: commits skipping it or stuck behind it for good. The
+    # agent's supervisor must crash the worker instead, so the records are replayed.
+    supervisor = agents.detect._new_supervisor()
+    assert isinstance(supervisor, CrashingSupervisor), type(supervisor).__name__

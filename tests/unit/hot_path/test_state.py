@@ -7,10 +7,12 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
+from hot_path.detector import VehicleState
 from hot_path.state import StateCache, decode_state, drop_seen_from_gaps
 
 from .readings import NOW, VIN, reading
@@ -76,7 +78,7 @@ class Tables:
 
 def test_the_flush_writes_each_changed_car_once_after_its_alerts_then_acks() -> None:
     from hot_path.config import RuleSettings
-    from hot_path.detector import VehicleState, observe
+    from hot_path.detector import observe
 
     cache = StateCache()
     cars = cache.cars(0, Tables([]))
@@ -114,3 +116,44 @@ def test_the_flush_writes_each_changed_car_once_after_its_alerts_then_acks() -> 
     assert order == ["alert acknowledged", "changelog vehicles", "ack 0", "ack 1", "ack 2"]
     assert [(t, p, k) for t, p, k, _ in sent] == [("vehicles", 0, VIN)]
     assert decode_state(sent[0][3]) == cars[VIN]
+
+
+def test_a_failed_flush_loses_nothing_and_the_next_flush_writes_and_acks_it() -> None:
+    # A flush that fails half way (a send refused) must leave its records pending: if they
+    # were dropped, nothing would ever acknowledge them and Faust would never commit past
+    # them while the worker processed on.
+    cache = StateCache()
+    cars = cache.cars(0, Tables([]))
+    acked: list[int] = []
+
+    class Event:
+        def __init__(self, offset: int) -> None:
+            self.message = SimpleNamespace(tp=TELEMETRY, offset=offset)
+
+        def ack(self) -> None:
+            acked.append(self.message.offset)
+
+    async def refused(table: str, partition: int, key: str, value: bytes) -> None:
+        raise RuntimeError("broker refused the changelog record")
+
+    sent: list[tuple[str, str]] = []
+
+    async def accepted(table: str, partition: int, key: str, value: bytes) -> None:
+        sent.append((table, key))
+
+    async def run() -> None:
+        cars[VIN] = VehicleState(VIN)
+        cache.marks["0"] = 123.0
+        for offset in range(3):
+            cache.processed(Event(offset))
+        with pytest.raises(RuntimeError, match="refused"):
+            await cache.flush(refused)
+        assert acked == []
+        assert cache.pending_offsets() == {TELEMETRY: {0, 1, 2}}
+        cache.processed(Event(3))
+        assert await cache.flush(accepted) == 2
+
+    asyncio.run(run())
+    assert acked == [0, 1, 2, 3]
+    assert sorted(sent) == [("vehicles", VIN), ("watermarks", "0")]
+    assert cache.pending == 0
