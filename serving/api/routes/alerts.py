@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from pydantic import TypeAdapter
 from sqlalchemy import Connection
 
 from fleet.alerts import AlertKind, Severity
 from serving.api.deps import STORE_DOWN, Limit, Offset, StoreDep
+from serving.cache import cached
 from serving.config import DEFAULT_PAGE_SIZE
 from serving.models import AlertPage, served
 from serving.queries.alerts import list_alerts
-from serving.queries.view import View
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=STORE_DOWN)
+
+# The encoder FastAPI itself uses for a `response_model` (pydantic's core, straight to JSON
+# bytes, by alias): a cached page is byte for byte the answer the route gave uncached.
+_PAGE_JSON = TypeAdapter(AlertPage)
 
 
 class AlertStatus(StrEnum):
@@ -30,10 +35,11 @@ async def alerts(
     severity: Severity | None = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
-) -> AlertPage:
+) -> Response:
     """Alerts (speed layer), most severe first, then the most recently opened."""
 
-    def read(conn: Connection, view: View) -> AlertPage:
+    def page(conn: Connection) -> bytes:
+        view = store.view(conn)
         total, rows = list_alerts(
             conn,
             status=str(status) if status else None,
@@ -43,9 +49,13 @@ async def alerts(
             offset=offset,
         )
         # One validation of the whole page (pydantic's core walks the rows), not one per alert.
-        return AlertPage.model_validate({
+        body = AlertPage.model_validate({
             "served": served(view, ["speed"]), "total": total, "limit": limit,
             "offset": offset, "items": rows,
         })  # fmt: skip
+        return _PAGE_JSON.dump_json(body, by_alias=True)
 
-    return await store.read(read)
+    # Everything the answer depends on besides the database (docs/serving.md, "Caching").
+    key = ("alerts", store.bucket_s, status, kind, severity, limit, offset)
+    body = await store.run(lambda conn: cached(conn, key, lambda: page(conn)))
+    return Response(content=body, media_type="application/json")
