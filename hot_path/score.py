@@ -90,7 +90,7 @@ def score(
 
 
 def consume_alerts(topic: str, settings: KafkaSettings) -> list[AlertEvent]:
-    consumer = Consumer(settings.consumer_config("hot-path-score", enable_auto_commit=False))
+    consumer = Consumer(settings.consumer_config("hot-path-score", **{"enable.auto.commit": False}))
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions]

@@ -20,9 +20,11 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from fleet.config import KafkaSettings
 from fleet.deadletter import header_map
 from fleet.telemetry import encode_event
 from hot_path.events import decode_alert
+from hot_path.score import consume_alerts
 from simulator.realism import corrupt
 from tests.unit.hot_path.readings import OTHER_VIN, VIN, reading
 from tests.utils.kafka import produce_all, unique
@@ -124,6 +126,7 @@ def test_a_worker_alerts_on_a_fault_and_dead_letters_a_broken_record(
     worker: subprocess.Popen[bytes],
     producer: Producer,
     make_consumer: Callable[..., Consumer],
+    kafka_settings: KafkaSettings,
     tmp_path: Path,
 ) -> None:
     env = worker_env
@@ -142,6 +145,8 @@ def test_a_worker_alerts_on_a_fault_and_dead_letters_a_broken_record(
     assert opened.evidence_time == reading(25).event_time  # confirmed after 5 s
     assert resolved.evidence_time == reading(140).event_time  # clear for 60 s from 80 s
     assert opened.detail == {"codes": "P0420"}
+    # `python -m hot_path score` reads the same alerts back from the topic.
+    assert consume_alerts(env["HOT_ALERTS_TOPIC"], kafka_settings) == alerts
 
     dead = drain(make_consumer(unique("dlq")), env["HOT_DEAD_LETTER_TOPIC"], 1)
     assert len(dead) == 1
