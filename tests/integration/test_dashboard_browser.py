@@ -36,7 +36,9 @@ from fleet.telemetry import encode_event
 from fleet.vin import with_check_digit
 from tests.integration.test_hot_path import wait_until_consumed
 from tests.unit.hot_path.readings import reading
-from tests.utils.kafka import produce_all, unique
+from tests.utils.hot_path import running_worker
+from tests.utils.hot_path import worker_env as hot_worker_env
+from tests.utils.kafka import produce_all
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -193,32 +195,13 @@ def misfiring(seconds: range) -> list[tuple[bytes, bytes]]:
 def worker_env(
     kafka_bootstrap: str, new_topic: Callable[..., str], store_env: dict[str, str], tmp_path: Path
 ) -> dict[str, str]:
-    return {
-        **store_env,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "HOT_APP_ID": unique("hot-path"),
-        "HOT_TELEMETRY_TOPIC": new_topic(PARTITIONS),
-        "HOT_ALERTS_TOPIC": new_topic(PARTITIONS),
-        "HOT_DEAD_LETTER_TOPIC": new_topic(1),
-        "HOT_DATA_DIR": str(tmp_path / "hot_path"),
-        "HOT_WEB_ENABLED": "false",
-        "HOT_METRICS_PORT": "0",
-        "HOT_LOG_LEVEL": "warn",
-        "TOPIC_TELEMETRY_PARTITIONS": str(PARTITIONS),
-    }
+    return hot_worker_env(store_env, kafka_bootstrap, new_topic, tmp_path / "hot_path", PARTITIONS)
 
 
 @pytest.fixture
 def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with (tmp_path / "worker.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hot_path", "worker"],
-            env=worker_env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
+    with running_worker(worker_env, tmp_path / "worker.log") as proc:
         yield proc
-    finally:
-        _stop(proc)
 
 
 def test_a_fault_the_hot_path_detects_shows_on_the_page_within_seconds(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +25,8 @@ from hot_path.events import decode_alert
 from hot_path.score import consume_alerts
 from simulator.realism import corrupt
 from tests.unit.hot_path.readings import OTHER_VIN, VIN, reading
+from tests.utils.hot_path import running_worker
+from tests.utils.hot_path import worker_env as hot_worker_env
 from tests.utils.kafka import produce_all, unique
 
 PARTITIONS = 3
@@ -49,38 +49,14 @@ def stream() -> list[tuple[bytes, bytes]]:
 def worker_env(
     kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
 ) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "DATA_DIR": str(tmp_path / "data"),
-        "HOT_APP_ID": unique("hot-path"),
-        "HOT_TELEMETRY_TOPIC": new_topic(PARTITIONS),
-        "HOT_ALERTS_TOPIC": new_topic(PARTITIONS),
-        "HOT_DEAD_LETTER_TOPIC": new_topic(1),
-        "HOT_DATA_DIR": str(tmp_path / "hot_path"),
-        "HOT_WEB_ENABLED": "false",
-        "HOT_LOG_LEVEL": "warn",
-        "TOPIC_TELEMETRY_PARTITIONS": str(PARTITIONS),
-    }
+    base = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    return hot_worker_env(base, kafka_bootstrap, new_topic, tmp_path / "hot_path", PARTITIONS)
 
 
 @pytest.fixture
 def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hot_path", "worker"],
-        env=worker_env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    with running_worker(worker_env, tmp_path / "worker.log") as proc:
         yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def wait_until_consumed(

@@ -20,9 +20,7 @@ so they differ by rounding alone, some 1e-13 of a few hundred km.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +44,8 @@ from serving.main import create_app
 from simulator.generator import Simulation
 from simulator.realism import Realism, Record
 from tests.integration.test_hot_path import PARTITIONS, drain, wait_until_consumed
+from tests.utils.hot_path import running_worker
+from tests.utils.hot_path import worker_env as hot_worker_env
 from tests.utils.kafka import produce_all, unique
 
 CARS, HZ, DURATION_S, HALF_S = 20, 0.2, 2400.0, 1200.0
@@ -129,42 +129,20 @@ def naive_overlap_km(arrived: list[Arrived], watermark: datetime) -> float:
 def worker_env(
     kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
 ) -> dict[str, str]:
-    return {
+    base = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serving.db'}",
         SPEED_BUCKET_ENV: BUCKET_S,
-        "HOT_APP_ID": unique("hot-path"),
-        "HOT_TELEMETRY_TOPIC": new_topic(PARTITIONS),
-        "HOT_ALERTS_TOPIC": new_topic(PARTITIONS),
-        "HOT_DEAD_LETTER_TOPIC": new_topic(1),
-        "HOT_DATA_DIR": str(tmp_path / "hot_path"),
         "HOT_STORE": "memory://",
-        "HOT_WEB_ENABLED": "false",
-        "HOT_METRICS_PORT": "0",
-        "HOT_LOG_LEVEL": "warn",
-        "TOPIC_TELEMETRY_PARTITIONS": str(PARTITIONS),
     }
+    return hot_worker_env(base, kafka_bootstrap, new_topic, tmp_path / "hot_path", PARTITIONS)
 
 
 @pytest.fixture
 def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hot_path", "worker"],
-        env=worker_env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    with running_worker(worker_env, tmp_path / "worker.log") as proc:
         yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 # Two whole batch runs (every view, local[1]) dominate: about 3 minutes on a quiet 2-core
