@@ -426,6 +426,13 @@ class Run:
         """Requests answered 200 per second of the run."""
         return len(self.latencies) / self.seconds
 
+    def failed(self, exc: BaseException) -> None:
+        """A request that got no answer: a timeout, or an error counted by its kind."""
+        if isinstance(exc, TimeoutError):
+            self.timeouts += 1
+        else:
+            self.error(type(exc).__name__)
+
     def error(self, why: str) -> None:
         self.errors += 1
         self.why[why] = self.why.get(why, 0) + 1
@@ -499,10 +506,7 @@ async def open_loop(
         try:
             status = await asyncio.wait_for(conn.get(request), _STUCK_S)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            if isinstance(exc, TimeoutError):
-                run.timeouts += 1
-            else:
-                run.error(type(exc).__name__)
+            run.failed(exc)
             conn.close()
             pool.put_nowait(await _Conn.open(port))
             return
@@ -552,10 +556,7 @@ async def closed_loop(
             try:
                 status = await asyncio.wait_for(conn.get(requests[i % len(requests)]), timeout)
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                if isinstance(exc, TimeoutError):
-                    run.timeouts += 1
-                else:
-                    run.error(type(exc).__name__)
+                run.failed(exc)
                 conn.close()
                 conn = await _Conn.open(port)
                 continue

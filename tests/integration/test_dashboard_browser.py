@@ -14,7 +14,6 @@ Selenium Manager never runs: the driver is Debian's ``/usr/bin/chromedriver``.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from fleet.telemetry import encode_event
 from fleet.vin import with_check_digit
 from tests.integration.test_hot_path import wait_until_consumed
 from tests.unit.hot_path.readings import reading
-from tests.utils.hot_path import running_worker
+from tests.utils.hot_path import running_worker, stop
 from tests.utils.hot_path import worker_env as hot_worker_env
 from tests.utils.kafka import produce_all
 
@@ -58,15 +57,6 @@ def _free_port() -> int:
 
 def _tail(path: Path) -> str:
     return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture
@@ -108,7 +98,7 @@ def start_api(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
 
     yield start
     for proc in procs:
-        _stop(proc)
+        stop(proc, timeout=20)
 
 
 @pytest.fixture

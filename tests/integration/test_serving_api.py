@@ -5,7 +5,6 @@ against the session's broker."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ from serving.config import MAX_PAGE_SIZE, ServingSettings
 from serving.main import create_app
 from tests.unit.serving.rows import VIN_A, VIN_B, VIN_C, WATERMARK, populate
 from tests.utils.postgres import PostgresServer
-
-
-@pytest.fixture
-def engine(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))  # no cluster record of the real data dir
-    eng = connect(store_url)
-    yield eng
-    eng.dispose()
 
 
 def _client(engine: Engine, tmp_path: Path, bootstrap: str = "127.0.0.1:1") -> TestClient:

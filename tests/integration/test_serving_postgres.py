@@ -7,7 +7,6 @@ Faust agent drives it; the test server's time zone is not UTC on purpose.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -27,14 +26,6 @@ from tests.unit.hot_path.readings import NOW, OTHER_VIN, START, VIN, reading
 from tests.utils.postgres import SERVER_TIMEZONE
 
 SECONDS = list(range(0, 181, 10))  # 19 readings over three minutes: buckets 0, 60, 120, 180
-
-
-@pytest.fixture
-def engine(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))  # no cluster record of the real data dir
-    eng = connect(store_url)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture
