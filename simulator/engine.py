@@ -1,10 +1,13 @@
 """Engine and chassis signals: engine speed, coolant and oil, tyres, battery.
 
 Each signal is a small first-order model driven by the driving state. Faults
-act on exactly one of them (a weak radiator only heats the coolant, a leak
-only starves the oil pump, a puncture only deflates its tyre, a weak battery
-only sags the voltage), so a detector can be scored against the signal the
-fault should move.
+act on exactly one of them (a failed cooling system only heats the coolant, a
+leak only starves the oil pump, a puncture only deflates its tyre, a weak
+battery only sags the voltage), so a detector can be scored against the signal
+the fault should move. The engine faults show as a mechanic would see them: a
+failed cooling system overheats only while the engine runs and makes heat (it
+cools like any engine when switched off), and the oil leaks while the pump
+pushes it out.
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ UPSHIFT_KMH = np.array([0.0, 18.0, 32.0, 50.0, 70.0, 90.0])  # lower edge of gea
 THERMOSTAT_C = 90.0
 COLD_REFERENCE_C = 15.0  # recommended pressures are set on cold tyres at about 15 degC
 ATMOSPHERE_KPA = 101.3
-OVERHEAT_COOLING = 0.05  # radiator capacity left with a failed fan or a coolant loss
-LEAK_PER_S = 1.0 / 1500.0  # oil level lost per second while leaking
+# A failed water pump with coolant lost: no flow through the radiator, and half the
+# coolant left to take the engine's heat, so the temperature runs twice as fast.
+OVERHEAT_COOLING = 0.0
+OVERHEAT_COOLANT_MASS = 0.5
+BOIL_C = 130.0  # the pressure cap vents: a 50/50 mix at ~1.4 bar boils near here
+LEAK_PER_S = 1.0 / 1500.0  # oil level lost per second of running (the pump pushes it out)
 PUNCTURE_KPA_PER_S = 2.5 / 60.0
 
 
@@ -46,6 +53,7 @@ class Engine:
         self.battery = np.full(n, 12.6)
         # Fault state: what is broken on each car right now.
         self.cooling = np.ones(n)
+        self.coolant_mass = np.ones(n)  # relative to a full cooling system
         self.oil_level = np.ones(n)
         self.leaking = np.zeros(n, dtype=bool)
         self.puncture = np.full(n, -1, dtype=np.int64)
@@ -70,7 +78,8 @@ class Engine:
         # the radiator shut below 90 degC; a little heat is always lost to the air.
         heat = np.where(running, 0.07 * self.rpm / 1000.0, 0.0)
         radiator = 0.05 * self.cooling * np.maximum(self.coolant - THERMOSTAT_C, 0.0)
-        self.coolant += (heat - radiator - 0.0005 * (self.coolant - ambient)) * dt
+        flow = (heat - radiator - 0.0005 * (self.coolant - ambient)) / self.coolant_mass
+        self.coolant = np.minimum(self.coolant + flow * dt, BOIL_C)
 
         target = np.where(running, 100.0 + 10.0 * self.rpm / 3000.0, ambient)
         tau = np.where(running, 400.0, 1500.0)
@@ -79,7 +88,9 @@ class Engine:
         # Pump pressure rises with engine speed; thin hot oil holds less of it,
         # and a starved pump (low oil level) loses it altogether.
         self.oil_level = np.where(
-            self.leaking, np.maximum(self.oil_level - LEAK_PER_S * dt, 0.15), self.oil_level
+            self.leaking & running,
+            np.maximum(self.oil_level - LEAK_PER_S * dt, 0.15),
+            self.oil_level,
         )
         viscosity = np.clip(1.6 - 0.006 * self.oil_temp, 0.95, 1.5)
         pressure = (70.0 + 0.11 * self.rpm) * viscosity * self.oil_level**1.5

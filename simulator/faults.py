@@ -5,6 +5,11 @@ spread over the kinds by `KIND_WEIGHTS`. A car never has two faults of the same
 kind at once. The schedule is drawn up front from its own random stream, so
 turning faults on or off leaves every other random draw of the run unchanged.
 
+Each fault starts early enough to run its course before the run ends (its
+start is drawn over the run less its longest window, at most half the run):
+a fault cut short by the end of the run, minutes after it began, would be in
+the truth without ever having shown.
+
 What each fault does to the physics lives in `simulator.physics` and
 `simulator.engine`; this module only plans and records.
 """
@@ -43,6 +48,16 @@ DURATION_S: dict[AlertKind, tuple[float, float]] = {
     AlertKind.VEHICLE_SILENT: (300, 900),
 }
 
+# Faults that show only while the car is in use: they start when its engine next
+# runs, and their duration counts engine running time (`simulator.injection`).
+IN_USE = frozenset({AlertKind.ENGINE_OVERHEAT, AlertKind.OIL_PRESSURE_LOW,
+                    AlertKind.HARSH_DRIVING})  # fmt: skip
+# Room left at the end of a run for a fault to run its course: its longest window,
+# twice that for a fault counted in running time (cars are parked about half the time).
+TAIL_S = {kind: hi * (2.0 if kind in IN_USE else 1.0) for kind, (_, hi) in DURATION_S.items()}
+
+REST_S = 1800.0  # least time between two faults of one kind on one car
+
 # Codes a car reports during a dtc_active fault (SAE J2012 powertrain codes).
 DTC_CODES = ("P0300", "P0171", "P0420", "P0128", "P0442", "P0101")
 
@@ -72,8 +87,11 @@ def plan_faults(
     details = rng.integers(0, 1 << 16, size=count)
     busy: dict[tuple[int, AlertKind], float] = {}
     plan = []
-    rows = zip(starts.tolist(), picks.tolist(), victims.tolist(), spans.tolist(),
-               details.tolist(), strict=True)  # fmt: skip
+    rows = sorted(
+        (u_at * (duration_s - min(TAIL_S[kinds[k]], duration_s / 2)) / duration_s, k, car, u, d)
+        for u_at, k, car, u, d in zip(starts.tolist(), picks.tolist(), victims.tolist(),
+                                      spans.tolist(), details.tolist(), strict=True)
+    )  # fmt: skip
     for at, k, car, u, detail in rows:
         kind = kinds[k]
         lo, hi = DURATION_S[kind]
@@ -82,7 +100,9 @@ def plan_faults(
             car = -1
         elif busy.get((car, kind), -1.0) > at:
             continue
-        busy[(car, kind)] = at + length
+        # A repaired car is not broken the same way again straight away: two windows
+        # back to back would be one long condition, listed as two faults.
+        busy[(car, kind)] = at + TAIL_S[kind] / hi * length + REST_S
         plan.append(PlannedFault(at, car, kind, length, detail))
     return plan
 

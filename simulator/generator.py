@@ -65,7 +65,7 @@ class Simulation:
         )
         self.realism = realism or Realism()
         self.realism.rng = np.random.default_rng(transport_ss)
-        self.faults = FaultInjector(self.driving, self.engine)
+        self.faults = FaultInjector(self.driving, self.engine, end_s=duration_s)
         self.seq = np.zeros(cars, dtype=np.int64)
         self.sent = 0
         self.t = 0.0
@@ -103,6 +103,7 @@ class Simulation:
                         upcoming = next(pending, None)
                     self.faults.end_due(self.t)
                     self._step(dt)
+                    self.faults.elapse(dt)
             self.faults.watch_fuel(self.t)
             records = self._records()
             if self.realism.active:

@@ -20,6 +20,15 @@ REFUEL_BELOW = 0.20  # drivers head for the pumps under a fifth of a tank
 REFUEL_L_PER_S = 0.6  # a car pump delivers about 35 l/min
 MEAN_DWELL_S = 600.0
 HARSH_ACCEL, HARSH_SPEED = 1.8, 1.15  # an aggressive episode, on top of the driver's style
+# ... and at least what fleet telematics call harsh (~0.3 g away, ~0.4 g braking), so
+# that a calm driver's episode is harsh in absolute terms too, not only against his habit.
+HARSH_MIN_PULL, HARSH_MIN_BRAKE = 2.8, 4.0
+# In an aggressive episode the driver also surges and brakes: he aims 40 % above,
+# then 40 % below, the speed he would hold, over a cycle of 20-30 s (tailgating,
+# weaving through traffic; each car its own cycle, wandering, so no reporting rate is
+# in step with it), and closes the gap 2.5 times as fast as he normally would.
+HARSH_SURGE, HARSH_GAIN = 0.4, 2.5
+HARSH_CYCLE_S = (20.0, 30.0)
 
 
 class Driving:
@@ -56,6 +65,9 @@ class Driving:
         self.distance_km, self.fuel_used, self.refuelled = np.zeros(n), np.zeros(n), np.zeros(n)
         self.refuelling = np.zeros(n, dtype=bool)
         self.harsh = np.zeros(n, dtype=bool)
+        golden = (np.arange(n) * 0.618034) % 1.0  # spread without a random draw
+        self._surge_phase = golden
+        self._surge_cycle = HARSH_CYCLE_S[0] + (HARSH_CYCLE_S[1] - HARSH_CYCLE_S[0]) * golden[::-1]
         self.ignore_fuel = np.zeros(n, dtype=bool)
 
         routes = len(net.routes)
@@ -90,12 +102,26 @@ class Driving:
         next_cruise = net.seg_limit[np.maximum(nxt, 0)] * flow * self.speed_factor * boost
         v_end = np.where(must_stop, 0.0, np.minimum(next_cruise, cruise))
         remaining = net.seg_len[seg] - self.s
-        brake = self.b_max * np.where(self.harsh, HARSH_ACCEL, 1.0)
+        brake = np.where(
+            self.harsh, np.maximum(self.b_max * HARSH_ACCEL, HARSH_MIN_BRAKE), self.b_max
+        )
         reach = np.sqrt(v_end**2 + 2.0 * brake * np.maximum(remaining - 3.0, 0.0))
         target = np.minimum(cruise, reach)
+        gap = (target - self.v) / 2.5
+        if self.harsh.any():
+            # The cycle wanders (+-25 %) so that no reporting period stays in step with it.
+            cycles = t / self._surge_cycle + self._surge_phase
+            turn = np.sin(2.0 * np.pi * (cycles + 0.17 * np.sin(2.0 * np.pi * cycles / 4.3)))
+            surge = 1.0 + HARSH_SURGE * np.where(turn >= 0.0, 1.0, -1.0)
+            gap = np.where(
+                self.harsh, (np.minimum(cruise * surge, reach) - self.v) / 2.5 * HARSH_GAIN, gap
+            )
 
-        pull = self.a_max * np.where(self.harsh, HARSH_ACCEL, 1.0) * (1.0 - self.v / 60.0)
-        wanted = np.clip((target - self.v) / 2.5, -1.5 * brake, pull)
+        a_max = np.where(
+            self.harsh, np.maximum(self.a_max * HARSH_ACCEL, HARSH_MIN_PULL), self.a_max
+        )
+        pull = a_max * (1.0 - self.v / 60.0)
+        wanted = np.clip(gap, -1.5 * brake, pull)
         wanted += np.where(self.v > 1.0, 0.12 * noise, 0.0)  # the driver's foot is not a servo
         v_new = np.where(driving, np.maximum(self.v + wanted * dt, 0.0), 0.0)
         self.a = (v_new - self.v) / dt

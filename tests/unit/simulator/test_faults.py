@@ -10,7 +10,7 @@ import pytest
 from fleet.alerts import AlertKind
 from fleet.telemetry import VSS_PATHS, TelemetryEvent
 from simulator.config import SEEDED_START
-from simulator.faults import PlannedFault, plan_faults
+from simulator.faults import REST_S, TAIL_S, PlannedFault, plan_faults
 from simulator.truth import fault_rows
 from tests.unit.simulator.helpers import by_car, records, simulation
 
@@ -169,3 +169,65 @@ def test_a_silent_car_sends_nothing_during_its_window_and_resumes_after() -> Non
     assert inside == [], "no record while silent"
     assert any(t > AT + LENGTH for t in offsets(quiet)), "the car comes back"
     assert any(AT < t < AT + LENGTH for t in offsets(plain))
+
+
+def test_an_engine_fault_waits_for_the_car_to_be_used_and_lasts_its_running_time() -> None:
+    # A car parked at the planned instant: the fault starts when its engine next runs, and
+    # its window holds LENGTH of engine running time, however long the car stands in it.
+    base = by_car(records(simulation(hz=0.5, duration_s=3 * DURATION)))
+    vin, at = _parked_then_driven(base)
+    sim = simulation(hz=0.5, duration_s=3 * DURATION)
+    sim.plan = [PlannedFault(at, sim.fleet.vins.index(vin), AlertKind.ENGINE_OVERHEAT, LENGTH)]
+    events = by_car(records(sim))[vin]
+    (row,) = [r for r in fault_rows(sim) if r["kind"] == "engine_overheat"]
+    began = datetime.fromisoformat(row["start"].replace("Z", "+00:00"))
+    ended = datetime.fromisoformat(row["end"].replace("Z", "+00:00"))
+    planned = SEEDED_START + timedelta(seconds=at)
+    first_run = min(e.event_time for e in events if e.engine_speed and e.event_time >= planned)
+    assert began > planned and abs((first_run - began).total_seconds()) <= 2
+    inside = [e for e in events if began <= e.event_time < ended]
+    running_s = 2.0 * sum(1 for e in inside if e.engine_speed)  # 0.5 Hz: 2 s a record
+    assert abs(running_s - LENGTH) <= 60
+    assert max(e.coolant_temp or 0 for e in inside) > 115.0
+
+
+def _parked_then_driven(cars: dict[str, list[TelemetryEvent]]) -> tuple[str, float]:
+    """A car and an instant in 10-30 minutes when it is parked, driving again within 20."""
+    for vin, events in cars.items():
+        for i, e in enumerate(events):
+            offset = (e.event_time - SEEDED_START).total_seconds()
+            if not 600 <= offset <= 1800 or e.engine_speed != 0:
+                continue
+            later = [x for x in events[i:] if x.engine_speed]
+            if later and 60 < (later[0].event_time - e.event_time).total_seconds() < 1200:
+                return vin, offset
+    raise AssertionError("this seed has no car parked after 10 minutes that drives again")
+
+
+def test_every_fault_starts_early_enough_to_run_its_course() -> None:
+    hours = 3 * 3600.0
+    plan = plan_faults(np.random.default_rng(3), cars=500, duration_s=hours, rate=0.3)
+    assert len(plan) > 300
+    for fault in plan:
+        assert fault.at_s <= hours - min(TAIL_S[fault.kind], hours / 2)
+    seen: dict[tuple[int, AlertKind], float] = {}
+    for fault in plan:  # the same car is not broken the same way twice in a row
+        key = (fault.car, fault.kind)
+        if fault.car >= 0 and key in seen:
+            assert fault.at_s - seen[key] >= REST_S
+        seen[key] = fault.at_s
+
+
+def test_an_aggressive_episode_brakes_and_accelerates_hard_again_and_again() -> None:
+    base, hit = _runs(AlertKind.HARSH_DRIVING)
+
+    def hard(events: list[TelemetryEvent]) -> int:
+        inside = [
+            e for e in events if AT < (e.event_time - SEEDED_START).total_seconds() < AT + LENGTH
+        ]
+        return sum(
+            1 for e in inside if (e.acceleration or 0) <= -4.0 or (e.acceleration or 0) >= 2.5
+        )
+
+    assert hard(base) == 0
+    assert hard(hit) >= 10  # at 0.5 Hz over 20 minutes of an episode, seen many times
