@@ -15,7 +15,10 @@ from fleet.topics import replication_factor
 from hot_path.config import HotPathSettings
 
 log = logging.getLogger(__name__)
-USAGE = "usage: python -m hot_path worker [faust worker options] | score --truth DIR"
+USAGE = (
+    "usage: python -m hot_path worker [faust worker options] | score --truth DIR"
+    " | check --records FILE --truth DIR"
+)
 
 
 def cluster_brokers(settings: KafkaSettings, timeout_s: float = 30.0) -> int:
@@ -60,5 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         from hot_path.score import main as score
 
         return score(args[1:])
+    if args[:1] == ["check"]:
+        from hot_path.score import check_main
+
+        return check_main(args[1:])
     sys.stderr.write(USAGE + "\n")
     return 2

@@ -18,6 +18,7 @@ from fleet.metrics import (
     COOLANT_HOT_C,
     FUEL_LOW_PERCENT,
     HARSH_ACCEL_MPS2,
+    HARSH_BRAKE_MPS2,
     OIL_LOW_KPA_PER_1000_RPM,
     OIL_LOW_MIN_KPA,
 )
@@ -59,16 +60,19 @@ class RuleSettings(BaseSettings):
     # dtc_active: a code confirmed over a few seconds; misfire codes are critical.
     dtc_confirm_s: float = Field(default=5.0, ge=0)
     dtc_critical_prefixes: tuple[str, ...] = ("P030",)
-    # harsh_driving: pull-aways far harder than the car's own (hot_path.rules_harsh).
-    harsh_run_min_mps2: float = Field(default=0.5, gt=0)
-    harsh_launch_max_kmh: float = Field(default=8.0, ge=0)
-    harsh_launch_factor: float = Field(default=1.4, gt=1)
-    harsh_absolute_mps2: float = Field(default=HARSH_ACCEL_MPS2 + 0.8, gt=0)
-    harsh_min_hot_readings: int = Field(default=2, ge=1)
-    harsh_warmup_launches: int = Field(default=2, ge=1)
-    harsh_ref_alpha: float = Field(default=0.2, gt=0, le=1)
-    harsh_decay_s: float = Field(default=300.0, gt=0)
-    harsh_clear_level: float = Field(default=0.3, gt=0, lt=1)
+    # harsh_driving: repeated manoeuvres far beyond the car's own habit (hot_path.rules_harsh).
+    harsh_min_mps2: float = Field(default=0.5, gt=0)
+    harsh_accel_factor: float = Field(default=1.8, gt=1)
+    harsh_brake_factor: float = Field(default=2.5, gt=1)
+    harsh_absolute_accel_mps2: float = Field(default=HARSH_ACCEL_MPS2 + 0.5, gt=0)
+    harsh_absolute_brake_mps2: float = Field(default=HARSH_BRAKE_MPS2 + 1.5, gt=0)
+    harsh_brake_floor_mps2: float = Field(default=3.9, ge=0)
+    harsh_warmup_readings: int = Field(default=10, ge=1)
+    harsh_ref_quantile: float = Field(default=0.5, gt=0, lt=1)
+    harsh_ref_step: float = Field(default=0.02, gt=0, lt=1)
+    harsh_window_s: float = Field(default=600.0, gt=0)
+    harsh_open_count: float = Field(default=3.0, gt=0)
+    harsh_clear_level: float = Field(default=0.5, gt=0)
     # vehicle_silent: judged on event time against the fleet watermark.
     silent_gap_s: float = Field(default=90.0, gt=0)
     watermark_lateness_s: float = Field(default=30.0, ge=0)

@@ -131,6 +131,14 @@ def to_dict(state: VehicleState) -> dict[str, Any]:
     return out
 
 
+def _harsh(data: dict[str, Any]) -> HarshState:
+    # A changelog written before the harsh rule changed holds other fields: the car
+    # learns its norms afresh (minutes of driving) rather than the worker failing.
+    if data.keys() <= set(HarshState.__slots__):
+        return HarshState(**data)
+    return HarshState()
+
+
 def from_dict(data: dict[str, Any]) -> VehicleState:
     tyres = dict(data["tyres"])
     if tyres["ratios"] is not None:
@@ -144,6 +152,6 @@ def from_dict(data: dict[str, Any]) -> VehicleState:
         **{k: v for k, v in data.items() if k not in ("battery", "tyres", "harsh", "alerts")},
         battery=BatteryState(**data["battery"]),
         tyres=TyreState(**tyres),
-        harsh=HarshState(**data["harsh"]),
+        harsh=_harsh(data["harsh"]),
         alerts=alerts,
     )

@@ -3,7 +3,7 @@
 `process_record` is what the Faust agent calls for each record: it decodes the
 raw bytes (dead-lettering what the contract refuses), advances the car's state
 in ``vehicles``, and on every ``silence_check_every_s`` of a partition's event
-time judges that partition's cars against the fleet watermark. The state is
+time judges that partition's cars against that partition's watermark. The state is
 taken as plain mappings of `VehicleState`: unit tests pass dicts, the worker
 the record's partition's cars in `hot_path.state.StateCache` (written to the
 changelog partition of that partition, which is why only the current
@@ -87,20 +87,24 @@ def _judge_partition(
     now: datetime,
     cfg: RuleSettings,
 ) -> list[AlertEvent]:
+    """Judge this partition's cars against this partition's own clock.
+
+    A car's records all land on its partition, in the order it sent them, so
+    the newest event time read from a partition says how far that partition has
+    been read: a car of it that said nothing since long before is silent. The
+    clock of another partition says nothing about this one, which may be behind
+    (a backlog read unevenly, a hand-over, a slow fetch): judging against it
+    flagged cars whose records were unread, and skipping the partition until it
+    caught up (the guard this replaces) missed real silences whenever the worker
+    read partitions unevenly. A paused simulator stops every partition's clock.
+    """
     t = event_time.timestamp()
     part = str(partition)
     last = watermarks.get(part)
     if last is not None and t < last + cfg.silence_check_every_s:
         return []
-    # The fleet's clock is the newest event time of any partition this worker holds:
-    # a partition with few cars still sees time pass when one of them goes quiet.
-    fleet_t = max(t, max(watermarks.values(), default=t))
-    if t < fleet_t - cfg.watermark_lateness_s:
-        # This partition is catching up (a backlog after a restart or a hand-over, or a
-        # slow fetch): its cars' newer readings are still unread, not missing.
-        return []
     watermarks[part] = t
-    mark = watermark(fleet_t, cfg)
+    mark = watermark(t, cfg)
     alerts = []
     silent = AlertKind.VEHICLE_SILENT
     for vin, state in list(vehicles.items()):

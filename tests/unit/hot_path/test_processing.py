@@ -8,6 +8,7 @@ from fleet.telemetry import encode_event
 from fleet.vin import with_check_digit
 from hot_path.events import AlertStatus, decode_alert, encode_alert
 from hot_path.processing import process_record
+from hot_path.rules_harsh import HarshState
 from hot_path.state import decode_state, encode_state
 
 from .readings import NOW, OTHER_VIN, VIN, Fleet, reading
@@ -91,7 +92,7 @@ def test_a_paused_fleet_flags_nobody() -> None:
 
 def test_a_partition_catching_up_flags_nobody() -> None:
     # After a hand-over one partition's backlog is read while another is already ahead:
-    # the car's later readings are unread, not missing.
+    # the car's later readings are unread, not missing, and the other clock is not its.
     fleet = Fleet()
     for s in range(100):
         fleet.feed(reading(s), partition=1)
@@ -108,17 +109,19 @@ def test_a_partition_catching_up_flags_nobody() -> None:
     assert fleet.transitions() == [(VIN, "vehicle_silent", "opened")]
 
 
-def test_the_clock_is_the_newest_time_of_any_partition() -> None:
-    # Partition 1 holds only the silent car: time still passes there for silence.
+def test_a_partition_read_behind_the_others_still_flags_its_silent_car() -> None:
+    # A backlog read unevenly: partition 0 is read to the end before partition 1 starts.
+    # Partition 1's own clock still shows VIN silent from 100 s to 400 s.
     fleet = Fleet()
-    for s in range(100):
-        fleet.feed(reading(s), partition=1)
+    for s in range(600):
         fleet.feed(reading(s, vin=OTHER_VIN), partition=0)
-    for s in range(100, 400):
-        fleet.feed(reading(s, vin=OTHER_VIN), partition=0)
-    assert fleet.alerts == []  # judged only when partition 1 has a record (its changelog)
-    fleet.feed(reading(400, vin=VIN), partition=1)
-    assert fleet.alerts == []  # it spoke: not silent
+    for s in range(600):
+        fleet.feed(reading(s, vin=THIRD_VIN), partition=1)
+        if s < 100 or s >= 400:
+            fleet.feed(reading(s), partition=1)
+    assert fleet.transitions() == [(VIN, "vehicle_silent", "opened"),
+                                   (VIN, "vehicle_silent", "resolved")]  # fmt: skip
+    assert reading(189).event_time <= fleet.alerts[0].evidence_time <= reading(200).event_time
 
 
 def test_state_survives_the_changelog_encoding() -> None:
@@ -140,6 +143,18 @@ def test_state_survives_the_changelog_encoding() -> None:
         cfg=fleet.cfg,
     )  # fmt: skip
     assert outcome.alerts == []
+
+
+def test_a_state_from_before_the_harsh_rule_changed_restores_with_fresh_harsh_norms() -> None:
+    fleet = Fleet()
+    fleet.feed(*(reading(s, coolant_temp=115.0) for s in range(40)))
+    state = fleet.vehicles[VIN]
+    old = json.loads(encode_state(state))
+    old["harsh"] = {"ref": 1.2, "launches": 3, "run_peak": None, "run_from_stop": False,
+                    "run_hot": 0, "recent": 0.0, "last_t": 39.0}  # fmt: skip
+    restored = decode_state(old)
+    assert restored.harsh == HarshState()
+    assert restored.alerts == state.alerts and restored.last_time == state.last_time
 
 
 def test_alert_events_round_trip_as_json() -> None:
