@@ -138,11 +138,26 @@ async def detect(stream: StreamT[Any]) -> None:
             await flush_state()
 
 
+_flush_soon: asyncio.Event | None = None
+
+
+def flush_soon() -> None:
+    """Wake the flush loop now: a rebalance or a shutdown is waiting for the records' acks."""
+    if _flush_soon is not None:
+        _flush_soon.set()
+
+
 @app.task
 async def flush_state_loop() -> None:
     """Flush on a timer; a plain loop, so it also runs while Faust stops and waits for acks."""
+    global _flush_soon
+    _flush_soon = wake = asyncio.Event()
     while True:
-        await asyncio.sleep(settings.state_flush_every_s)
+        try:
+            await asyncio.wait_for(wake.wait(), settings.state_flush_every_s)
+        except TimeoutError:
+            pass
+        wake.clear()
         try:
             await flush_state()
         except Exception as exc:

@@ -109,8 +109,13 @@ class HotPathSettings(BaseSettings):
     """The agent runs the rules over up to this many records at a time."""
     batch_wait_s: float = Field(default=0.05, gt=0, le=5)
     """...or over what arrived within this long (the most a quiet stream waits)."""
-    state_flush_every_s: float = Field(default=1.0, gt=0, le=60)
-    """How often car state is written behind to the changelog (and records acked)."""
+    state_flush_every_s: float = Field(default=5.0, gt=0, le=60)
+    """How often car state is written behind to the changelog (and records acked).
+
+    Each flush writes one changelog record per car that reported since the last:
+    at one reading a second per car, a 1 s period costs a changelog record per
+    record. A rebalance or a shutdown flushes at once (docs/hot_path.md).
+    """
     state_flush_records: int = Field(default=20_000, ge=1)
     """Flush at once when this many records wait for their acknowledgement."""
     speed_enabled: bool = True

@@ -125,6 +125,9 @@ def _revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
     # too (Faust stops it only when partitions were assigned before), so that records
     # are not delivered while recovery seeks to the committed offsets. See GapGuard.
     app.consumer.stop_flow()
+    from hot_path.agents import flush_soon  # agents imports this module
+
+    flush_soon()  # Faust now waits for the records in flight: their acks come with a flush
     revoked: set[TP] = args[0] if args else set()
     for tp in revoked:
         _positions.pop(tp.partition, None)
