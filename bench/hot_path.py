@@ -5,9 +5,12 @@ broker, each in its own consumer group, one after the other in the same run:
 
 - a bare aiokafka consumer that only runs ``json.loads`` (the Kafka ceiling);
 - per event loop, an empty Faust agent that only counts, and the full worker
-  (every rule, the state tables, the speed views), both reading the backlog
-  of one topic from the beginning; the ratio full / empty is the cost of the
-  hot path itself;
+  (every rule, the state tables, and its speed-view writer process), both
+  reading the backlog of one topic from the beginning, one right after the
+  other, ``rounds`` times over; the ratio full / empty of each round is the
+  cost of the hot path itself, and the median over the rounds is the figure
+  (the machine's load moves single runs by a fifth or more). CPU time per
+  record is read off ``/proc`` for the worker and, apart, its writer;
 - one worker, then two workers in one group, each started on an empty topic,
   given the records once every worker owns its partitions (so the rebalance
   is not in the window); the ratio is the scale-out;
@@ -44,6 +47,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
@@ -61,16 +65,26 @@ from hot_path.events import AlertStatus, decode_alert
 PARTITIONS = 12
 log = logging.getLogger(__name__)
 COUNTER = "hot_path_events"
+WRITER_COUNTER = "hot_path_speed_records"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One contender over one backlog: records/s and CPU microseconds a record."""
+
+    rate: float
+    cpu_us: float
+    writer_cpu_us: float = 0.0  # the worker's speed-view writer (its child process)
 
 
 @dataclass
 class HotPathBench:
     records: int
     bare_rate: float
-    empty_rate: dict[str, float] = field(default_factory=dict)  # event loop -> records/s
-    full_rate: dict[str, float] = field(default_factory=dict)
-    one_rate: float | None = None  # one worker, then two, on fresh topics
-    two_rate: float | None = None
+    empty_runs: dict[str, list[Run]] = field(default_factory=dict)  # event loop -> rounds
+    full_runs: dict[str, list[Run]] = field(default_factory=dict)
+    one: PoolRun | None = None  # one worker, then two, on fresh topics
+    two: PoolRun | None = None
     scale_loop: str = ""
     paced_rate: float = 0.0
     alerts: int = 0
@@ -81,22 +95,46 @@ class HotPathBench:
     view_p99_s: float | None = None
     paced_error: str = ""
 
+    @property
+    def empty_rate(self) -> dict[str, float]:
+        return {loop: median(r.rate for r in runs) for loop, runs in self.empty_runs.items()}
+
+    @property
+    def full_rate(self) -> dict[str, float]:
+        return {loop: median(r.rate for r in runs) for loop, runs in self.full_runs.items()}
+
+    def ratios(self, loop: str) -> list[float]:
+        """Full worker / empty agent of each round (the two ran back to back)."""
+        pairs = zip(self.full_runs.get(loop, []), self.empty_runs.get(loop, []), strict=False)
+        return [full.rate / empty.rate for full, empty in pairs]
+
     def rows(self) -> list[tuple[str, str, str]]:
         """(contender, figure, ratio) rows; Faust ratios are to the empty agent on its loop."""
         out = [("bare aiokafka + json.loads", f"{self.bare_rate:,.0f}", "")]
-        for loop, rate in self.empty_rate.items():
-            out.append((f"empty Faust agent ({loop})", f"{rate:,.0f}",
-                        f"{rate / self.bare_rate:.2f} of bare"))  # fmt: skip
-        for loop, rate in self.full_rate.items():
-            empty = self.empty_rate.get(loop)
-            ratio = f"{rate / empty:.2f} of empty, " if empty else ""
-            out.append((f"hot-path worker, every rule and view ({loop})", f"{rate:,.0f}",
-                        f"{ratio}{rate / self.bare_rate:.2f} of bare"))  # fmt: skip
-        if self.one_rate and self.two_rate:
+        for loop, runs in self.empty_runs.items():
+            rate = median(r.rate for r in runs)
+            cpu = median(r.cpu_us for r in runs)
+            note = f"{rate / self.bare_rate:.2f} of bare; {cpu:.0f} us CPU a record"
+            out.append((f"empty Faust agent ({loop}), median of {len(runs)}", f"{rate:,.0f}", note))
+        for loop, runs in self.full_runs.items():
+            rate = median(r.rate for r in runs)
+            ratios = self.ratios(loop)
+            spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+            ratio = f"{median(ratios):.2f}{spread} of empty, " if ratios else ""
+            cpu = median(r.cpu_us for r in runs)
+            writer = median(r.writer_cpu_us for r in runs)
+            note = (f"{ratio}{rate / self.bare_rate:.2f} of bare; {cpu:.0f} us CPU a record; "
+                    f"its view writer {writer:.0f} us, start included")  # fmt: skip
+            name = f"hot-path worker, every rule and view ({loop}), median of {len(runs)}"
+            out.append((name, f"{rate:,.0f}", note))
+        if self.one and self.two:
+            one, two = self.one, self.two
             out.append((f"one worker, records given after it joined ({self.scale_loop})",
-                        f"{self.one_rate:,.0f}", ""))  # fmt: skip
-            out.append((f"two workers in one group ({self.scale_loop})", f"{self.two_rate:,.0f}",
-                        f"{self.two_rate / self.one_rate:.2f} of one"))  # fmt: skip
+                        f"{one.rate:,.0f}", f"{one.cpu_us:.0f} us CPU a record; machine "
+                        f"{one.busy_cores:.2f} cores busy"))  # fmt: skip
+            out.append((f"two workers in one group ({self.scale_loop})", f"{two.rate:,.0f}",
+                        f"{two.rate / one.rate:.2f} of one; {two.cpu_us:.0f} us CPU a record; "
+                        f"machine {two.busy_cores:.2f} cores busy"))  # fmt: skip
         if self.paced_error:
             out.append(("paced run", "failed", self.paced_error))
         if self.paced_rate:
@@ -131,6 +169,7 @@ def bench_hot_path(
     paced_rate: float = 5000.0,
     paced_seconds: float = 20.0,
     loops: tuple[str, ...] = ("aio", "uvloop"),
+    rounds: int = 3,
     scale: bool = True,
     progress: Callable[[str], None] = _say,
 ) -> HotPathBench:
@@ -143,19 +182,20 @@ def bench_hot_path(
         _produce(boot, topic, sample)
         progress("bare aiokafka consumer")
         result = HotPathBench(len(sample), asyncio.run(_bare(boot, topic, len(sample))))
-        for loop in loops:
-            progress(f"empty Faust agent ({loop})")
-            with _worker(boot, topic, work, empty=True, loop=loop) as w:
-                result.empty_rate[loop] = _rate([w], len(sample))
-            progress(f"full worker ({loop})")
-            with _worker(boot, topic, work, empty=False, loop=loop) as w:
-                result.full_rate[loop] = _rate([w], len(sample))
+        for round_ in range(rounds):
+            for loop in loops:
+                progress(f"round {round_ + 1} of {rounds}: empty Faust agent ({loop})")
+                with _worker(boot, topic, work, empty=True, loop=loop) as w:
+                    result.empty_runs.setdefault(loop, []).append(_run(w, len(sample)))
+                progress(f"round {round_ + 1} of {rounds}: full worker ({loop})")
+                with _worker(boot, topic, work, empty=False, loop=loop) as w:
+                    result.full_runs.setdefault(loop, []).append(_run(w, len(sample)))
         loop = loops[-1]
         if scale:
             result.scale_loop = loop
             progress(f"one worker, then two in one group ({loop})")
-            result.one_rate = _scaled(boot, work, sample, loop, workers=1)
-            result.two_rate = _scaled(boot, work, sample, loop, workers=2)
+            result.one = _scaled(boot, work, sample, loop, workers=1)
+            result.two = _scaled(boot, work, sample, loop, workers=2)
         if paced_seconds > 0:
             progress(f"paced run at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s ({loop})")
             with _worker(boot, topic, work, empty=False, loop=loop) as w:
@@ -171,7 +211,7 @@ def bench_hot_path(
 
 def _scaled(
     boot: str, work: Path, sample: list[tuple[bytes, bytes]], loop: str, *, workers: int
-) -> float:
+) -> PoolRun:
     """Records/s of ``workers`` full workers in one group, on a topic filled once all joined."""
     topic = create_topic(boot, f"bench.scale-{uuid.uuid4().hex[:8]}", PARTITIONS)
     group = f"bench-hot-{uuid.uuid4().hex[:8]}"
@@ -183,7 +223,7 @@ def _scaled(
         ]
         _wait_for_members(boot, group, topic, workers, pool)
         _produce(boot, topic, sample)
-        return _rate(pool, len(sample))
+        return _pool_run(pool, len(sample))
 
 
 def _wait_for_members(
@@ -251,7 +291,7 @@ class _worker:
         self, bootstrap: str, topic: str, tmp: Path, *, empty: bool, loop: str,
         group: str | None = None,
     ) -> None:  # fmt: skip
-        self.port = _free_port()
+        self.port, self.empty = _free_port(), empty
         kind = "empty" if empty else "hot"
         name = group or f"bench-{kind}-{uuid.uuid4().hex[:8]}"
         home = tmp / f"{name}-{uuid.uuid4().hex[:6]}"  # state, serving store and log
@@ -281,6 +321,10 @@ class _worker:
     def count(self) -> float:
         return _count(self.port)
 
+    def written(self) -> float:
+        """Records its speed-view writer has accounted (0 for the empty agent)."""
+        return _count(self.port, WRITER_COUNTER)
+
     def __enter__(self) -> _worker:
         return self
 
@@ -300,33 +344,101 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _count(port: int) -> float:
+def _count(port: int, name: str = COUNTER) -> float:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
             text = resp.read().decode()
     except OSError:
         return 0.0
-    return sum(s.value for fam in text_string_to_metric_families(text) if fam.name == COUNTER
+    return sum(s.value for fam in text_string_to_metric_families(text) if fam.name == name
                for s in fam.samples if s.name.endswith("_total"))  # fmt: skip
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _run(w: _worker, total: int, timeout: float = 300.0) -> Run:
+    """Like `_rate` for one worker, with the CPU it used meanwhile; its writer's apart.
+
+    The worker is timed between 5 % and 95 % of the records it processed. Its
+    speed-view writer (a child process) is charged all the CPU it used, its
+    start included, until it has written every record: it reads the topic on
+    its own and, on a backlog, is often done before Faust's worker has begun.
+    """
+    marks: list[tuple[float, float, float]] = []  # (time, records, CPU s) at 5 % and 95 %
+    kids: list[float] = []  # the children's CPU s once every record is written
+    deadline = time.monotonic() + timeout
+
+    def done() -> bool:
+        return len(marks) == 2 and (w.empty or len(kids) == 1)
+
+    while time.monotonic() < deadline and not done():
+        w.check()
+        n = w.count()
+        if len(marks) < 2 and n >= (0.05, 0.95)[len(marks)] * total:
+            marks.append((time.perf_counter(), n, _cpu_s(w.proc.pid)))
+        if not w.empty and not kids and w.written() >= total:
+            kids.append(sum(_cpu_s(c) for c in _children(w.proc.pid)))
+        time.sleep(0.05)
+    if not done():
+        raise RuntimeError(f"worker or its writer did not finish in {timeout:.0f} s:\n"
+                           f"{w.log_path.read_text()[-3000:]}")  # fmt: skip
+    (t0, n0, c0), (t1, n1, c1) = marks
+    writer_us = kids[0] / total * 1e6 if kids else 0.0
+    return Run((n1 - n0) / (t1 - t0), (c1 - c0) / max(n1 - n0, 1) * 1e6, writer_us)
 
 
 def _rate(pool: list[_worker], total: int, timeout: float = 300.0) -> float:
     """Records/s between 5 % and 95 % of ``total``, read off the workers' counters (summed)."""
-    low = high = None
+    return _pool_run(pool, total, timeout).rate
+
+
+@dataclass(frozen=True)
+class PoolRun:
+    rate: float
+    cpu_us: float
+    """The workers' CPU (their writers' not included) per record, summed."""
+    busy_cores: float
+    """The whole machine's busy CPU over the window, in cores (every process, ours or not)."""
+
+
+def _machine_busy_s() -> float:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRun:
+    """`_rate`, with the workers' CPU per record and the machine's busy cores meanwhile."""
+    marks: list[tuple[float, float, float, float]] = []  # (time, records, CPU, machine busy)
     deadline = time.monotonic() + timeout
-    while high is None and time.monotonic() < deadline:
+    while len(marks) < 2 and time.monotonic() < deadline:
         for w in pool:
             w.check()
         n, now = sum(w.count() for w in pool), time.perf_counter()
-        if low is None and n >= 0.05 * total:
-            low = (now, n)
-        elif low is not None and n >= 0.95 * total:
-            high = (now, n)
+        if n >= (0.05, 0.95)[len(marks)] * total:
+            cpu = sum(_cpu_s(w.proc.pid) for w in pool)
+            marks.append((now, n, cpu, _machine_busy_s()))
         time.sleep(0.05)
-    if low is None or high is None:
+    if len(marks) < 2:
         tail = pool[0].log_path.read_text()[-3000:]
         raise RuntimeError(f"workers did not finish in {timeout:.0f} s:\n{tail}")
-    return (high[1] - low[1]) / (high[0] - low[0])
+    (t0, n0, c0, b0), (t1, n1, c1, b1) = marks
+    n = max(n1 - n0, 1)
+    return PoolRun((n1 - n0) / (t1 - t0), (c1 - c0) / n * 1e6, (b1 - b0) / (t1 - t0))
 
 
 def _paced(
@@ -429,7 +541,7 @@ def _alert_latencies(
             msg = consumer.poll(0.5)
             if msg is None or msg.error() is not None:
                 continue
-            alert = decode_alert(msg.value())
+            alert = decode_alert(msg.value() or b"")
             sent = stamps.get((alert.vin, alert.evidence_time))
             if alert.status is AlertStatus.OPENED and sent is not None:
                 out.append((msg.timestamp()[1] - sent) / 1000.0)

@@ -27,6 +27,9 @@ app = faust.App(
     # The worker's start-up sets the cluster's factor (hot_path.__main__); 1 until then.
     topic_replication_factor=settings.replication_factor or 1,
     consumer_auto_offset_reset="earliest",
+    # Unbounded (Faust's default), a fetch of a second's records is handed on whole and the
+    # next one waits until it is through: under load records came in bursts a second apart.
+    broker_max_poll_records=settings.max_poll_records,
     producer_acks=-1,
     # A changelog record per input record: unbatched, each is a socket write of its own
     # (profiled: the worker's largest cost). 10 ms of linger batches them.

@@ -16,7 +16,7 @@ from hot_path.config import HotPathSettings
 
 log = logging.getLogger(__name__)
 USAGE = (
-    "usage: python -m hot_path worker [faust worker options] | score --truth DIR"
+    "usage: python -m hot_path worker [faust worker options] | views | score --truth DIR"
     " | check --records FILE --truth DIR"
 )
 
@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["worker"]:
         return worker(args[1:])
+    if args[:1] == ["views"]:
+        from hot_path.view_writer import serve
+
+        return serve()
     if args[:1] == ["score"]:
         from hot_path.score import main as score
 

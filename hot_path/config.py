@@ -107,17 +107,36 @@ class HotPathSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=8003, ge=0, le=65535)
     """Prometheus exposition port; 0 turns it off."""
-    state_flush_every_s: float = Field(default=1.0, gt=0, le=60)
-    """How often car state is written behind to the changelog (and records acked)."""
+    max_poll_records: int = Field(default=200, ge=1, le=100_000)
+    """Records Faust's consumer hands on per fetch call; see docs/hot_path.md, "Latency"."""
+    batch_records: int = Field(default=256, ge=1, le=10_000)
+    """The agent runs the rules over up to this many records at a time."""
+    batch_wait_s: float = Field(default=0.05, gt=0, le=5)
+    """...or over what arrived within this long (the most a quiet stream waits)."""
+    state_flush_every_s: float = Field(default=5.0, gt=0, le=60)
+    """How often car state is written behind to the changelog (and records acked).
+
+    Each flush writes one changelog record per car that reported since the last:
+    at one reading a second per car, a 1 s period costs a changelog record per
+    record. A rebalance or a shutdown flushes at once (docs/hot_path.md).
+    """
     state_flush_records: int = Field(default=20_000, ge=1)
     """Flush at once when this many records wait for their acknowledgement."""
     speed_enabled: bool = True
-    """Write the speed-layer views (the serving store, ``DATABASE_URL``)."""
+    """The worker starts a speed-view writer process (the serving store, ``DATABASE_URL``)."""
+    speed_group: str | None = None
+    """The writers' consumer group; ``<app id>-views`` unless given."""
     speed_bucket_s: int = speed_bucket_field("speed_bucket_s")  # FLEET_SPEED_BUCKET_S, shared
-    speed_flush_every_s: float = Field(default=1.0, gt=0)
+    speed_flush_every_s: float = Field(default=0.5, gt=0)
+    """How often the writer writes its pending rows (the views' delay behind Kafka)."""
+    speed_read_batch: int = Field(default=2000, ge=1)
+    """Records the writer takes from its consumer at a time."""
     speed_expire_margin_s: float = Field(default=3600.0, ge=0)
     """Buckets this long before the batch watermark are kept, then deleted."""
     speed_expire_every_s: float = Field(default=60.0, gt=0)
+
+    def views_group(self) -> str:
+        return self.speed_group or f"{self.app_id}-views"
 
     def state_dir(self) -> Path:
         base = self.data_dir or PlatformSettings().data_dir / "hot_path"

@@ -23,8 +23,16 @@ LAG_SECONDS = Gauge(
     "Wall clock minus the event time of the newest record processed.",
     ["partition"],
 )
+SPEED_RECORDS = Counter(
+    "hot_path_speed_records", "Telemetry records the speed-view writer accounted."
+)
 SPEED_ROWS = Counter("hot_path_speed_rows", "Rows written to the speed-layer views.")
 SPEED_FLUSH_ERRORS = Counter("hot_path_speed_flush_errors", "Failed speed-view flushes.")
+SPEED_LAG_RECORDS = Gauge(
+    "hot_path_speed_lag_records",
+    "Records the speed-view writer is behind the partition's end.",
+    ["partition"],
+)
 
 
 def serve(host: str, port: int) -> None:

@@ -1,18 +1,18 @@
-"""The speed-layer views in the serving store, written in batches off the event loop.
+"""The speed-layer views in the serving store, written in batches.
 
-The agent calls `SpeedStore.record` and `SpeedStore.alert` for every record
-and alert event; they only update in-memory batches (the newest state per
-car, summed increments per car and bucket, alert rows, the next offset per
-partition). `flush` writes a batch in one transaction with SQLAlchemy Core
-upserts (SQLite or PostgreSQL); the worker runs it in a thread every
-``HOT_SPEED_FLUSH_EVERY_S`` and once more, synchronously, before each Kafka
-offset commit, so the store is never behind a committed offset.
+The view writer (`hot_path.view_writer`) calls `SpeedStore.record` for every
+telemetry record and `SpeedStore.alert` for every alert event it reads; they
+only update in-memory batches (the newest state per car, summed increments
+per car and bucket, alert rows, the next offset per topic partition).
+`flush` writes a batch in one transaction with SQLAlchemy Core upserts
+(SQLite or PostgreSQL), every ``HOT_SPEED_FLUSH_EVERY_S``.
 
 Exactly once: each flush stores, with its rows, the next offset of every
-partition it covers, and each car's track (frontier and missing seqs) is
-its ``speed_vehicle_state`` row. After a crash or a rebalance the worker
-reloads both (`load`), skips records below the stored offsets and judges
-the rest against the stored tracks: nothing counts twice, nothing is lost.
+topic partition it covers, and each car's track (frontier and missing seqs)
+is its ``speed_vehicle_state`` row. After a crash or a rebalance the writer
+reloads both (`load`), starts each partition at its stored offset, skips
+whatever is below it and judges the rest against the stored tracks: nothing
+counts twice, nothing is lost.
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from fleet.metrics import Reading
 from fleet.store import (
+    connect,
     current_version,
     speed_alerts,
     speed_increments,
@@ -57,7 +60,8 @@ class Batch:
     states: dict[str, Latest] = field(default_factory=dict)
     sums: dict[tuple[str, float], list[float]] = field(default_factory=dict)
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    offsets: dict[int, int] = field(default_factory=dict)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(topic, partition) -> the next offset, once this batch is written."""
 
     def __bool__(self) -> bool:
         return bool(self.states or self.sums or self.alerts or self.offsets)
@@ -84,11 +88,28 @@ class Batch:
             newer.offsets[part] = max(off, newer.offsets.get(part, off))
 
 
+def connect_store(attempts: int = 5) -> Engine:
+    """The serving store; retried, as processes starting together race to create the schema."""
+    for attempt in range(attempts):
+        try:
+            return connect()
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 class SpeedStore:
-    def __init__(self, engine: Engine, *, group_id: str, topic: str, bucket_s: int) -> None:
+    def __init__(
+        self, engine: Engine, *, group_id: str, topic: str, bucket_s: int,
+        alerts_topic: str = "fleet.alerts",
+    ) -> None:  # fmt: skip
         self.engine, self.group_id, self.topic, self.bucket_s = engine, group_id, topic, bucket_s
+        self.alerts_topic = alerts_topic
         self.tracks: dict[str, Track] = {}
-        self.next_offsets: dict[int, int] = {}
+        self.next_offsets: dict[tuple[str, int], int] = {}
+        """(topic, partition) -> the next offset the store has not seen."""
         self._batch = Batch()
         self._batch_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -96,12 +117,11 @@ class SpeedStore:
     def load(self) -> None:
         """Tracks and offsets as the store has them (after start-up or a rebalance)."""
         with self._flush_lock, self.engine.connect() as conn:
+            o = speed_offsets.c
             offs = conn.execute(
-                select(speed_offsets.c.partition, speed_offsets.c.next_offset).where(
-                    speed_offsets.c.group_id == self.group_id, speed_offsets.c.topic == self.topic
-                )
+                select(o.topic, o.partition, o.next_offset).where(o.group_id == self.group_id)
             )
-            self.next_offsets = {row.partition: row.next_offset for row in offs}
+            self.next_offsets = {(row.topic, row.partition): row.next_offset for row in offs}
             c = speed_vehicle_state.c
             rows = conn.execute(
                 select(c.vin, c.seq, c.event_time, c.odometer_km, c.fuel_litres, c.speed_kmh,
@@ -126,12 +146,13 @@ class SpeedStore:
         self, ev: TelemetryEvent, *, partition: int, offset: int, now: datetime
     ) -> Verdict | None:
         """Account one decoded record; None if the store already holds it (a replay)."""
-        if offset < self.next_offsets.get(partition, 0):
+        tp = (self.topic, partition)
+        if offset < self.next_offsets.get(tp, 0):
             return None
         track, verdict, inc = advance(self.tracks.get(ev.vin), ev)
         with self._batch_lock:
             batch = self._batch
-            batch.offsets[partition] = offset + 1
+            batch.offsets[tp] = offset + 1
             if track is None or inc is None:
                 return verdict
             self.tracks[ev.vin] = track
@@ -156,7 +177,21 @@ class SpeedStore:
             acc[4] += inc.records
         return verdict
 
-    def alert(self, event: AlertEvent) -> None:
+    def skip(self, topic: str, partition: int, offset: int) -> None:
+        """A record with nothing for the views (a dead letter): only the offset moves on."""
+        tp = (topic, partition)
+        if offset >= self.next_offsets.get(tp, 0):
+            with self._batch_lock:
+                self._batch.offsets[tp] = offset + 1
+
+    def alert(self, event: AlertEvent, *, partition: int | None = None, offset: int = 0) -> bool:
+        """Account one alert event (from ``alerts_topic`` at ``partition``/``offset`` if given).
+
+        False if the store already holds it (a replay below the stored offset).
+        """
+        tp = (self.alerts_topic, partition) if partition is not None else None
+        if tp is not None and offset < self.next_offsets.get(tp, 0):
+            return False
         resolved = event.status is AlertStatus.RESOLVED
         row = {
             "alert_id": event.alert_id,
@@ -172,6 +207,9 @@ class SpeedStore:
         }
         with self._batch_lock:
             self._batch.add_alert(row)
+            if tp is not None:
+                self._batch.offsets[tp] = offset + 1
+        return True
 
     def flush(self, now: datetime | None = None) -> int:
         """Write what has accumulated, in one transaction; the number of rows written."""
@@ -189,6 +227,11 @@ class SpeedStore:
                 raise
             self.next_offsets.update(batch.offsets)
             return written
+
+    def discard(self) -> None:
+        """Forget what is not written yet (partitions lost to another member re-read it)."""
+        with self._batch_lock:
+            self._batch = Batch()
 
     def expire(self, margin_s: float) -> int:
         """Delete buckets older than the published batch watermark minus ``margin_s``."""
@@ -278,7 +321,7 @@ def _write(conn: Any, batch: Batch, store: SpeedStore, now: datetime) -> int:
             stmt.on_conflict_do_update(
                 index_elements=["group_id", "topic", "partition"], set_={"next_offset": newer}
             ),
-            [{"group_id": store.group_id, "topic": store.topic, "partition": p, "next_offset": o}
-             for p, o in batch.offsets.items()],
+            [{"group_id": store.group_id, "topic": t, "partition": p, "next_offset": o}
+             for (t, p), o in batch.offsets.items()],
         )  # fmt: skip
     return len(batch.states) + len(batch.sums) + len(batch.alerts)

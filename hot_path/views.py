@@ -1,68 +1,38 @@
-"""What the worker does besides detecting: the speed views, metrics, and when they are written.
+"""What the worker does besides detecting: metrics, and the speed-view writer it starts.
 
-The `SpeedStore` is built when the worker starts (tests without a store
-leave ``HOT_SPEED_ENABLED`` off). A timer flushes it in a thread, a sensor
-flushes it synchronously when Faust is about to commit offsets (so a committed
-offset is always in the store), and a rebalance flushes and then reloads the
-tracks and offsets the store holds, so cars that moved here from another
-worker carry on from where that worker left them.
+The speed-layer views are written by `hot_path.view_writer` in a process of
+its own, which the worker starts when it starts (``HOT_SPEED_ENABLED``, on by
+default) and stops when it stops; if the writer dies, the worker stops too,
+so a service manager restarts both. The writer's running totals come back
+over a pipe and are served with the worker's own Prometheus metrics.
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import logging
+import multiprocessing
 import time
 from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
-from faust.sensors.base import Sensor
-from faust.types import TP, ConsumerT
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from faust.types import TP
 
-from fleet.store import connect
 from hot_path import metrics
 from hot_path.app import app, settings
 from hot_path.processing import Outcome
-from hot_path.speed_store import SpeedStore
+from hot_path.view_writer import WriterStats, child_main
 
 log = logging.getLogger(__name__)
-_store: SpeedStore | None = None
 _positions: dict[int, tuple[int, float]] = {}  # partition -> (offset, event time) last seen
-
-
-def store() -> SpeedStore | None:
-    global _store
-    if _store is None and settings.speed_enabled:
-        _store = SpeedStore(
-            _connect(),
-            group_id=settings.app_id,
-            topic=settings.telemetry_topic,
-            bucket_s=settings.speed_bucket_s,
-        )
-        _store.load()
-    return _store
-
-
-def _connect(attempts: int = 5) -> Engine:
-    """The serving store; retried, as workers starting together race to create the schema."""
-    for attempt in range(attempts):
-        try:
-            return connect()
-        except OperationalError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 _PROCESSED = metrics.EVENTS.labels("processed")
 _DUPLICATES = metrics.EVENTS.labels("duplicate")
 
 
 def account(outcome: Outcome, *, partition: int, offset: int, now: datetime) -> None:
-    """Metrics and speed views for one record's outcome."""
+    """Metrics for one record's outcome."""
     letter = outcome.dead_letter
     if letter is not None:
         metrics.EVENTS.labels("dead_lettered").inc()
@@ -71,39 +41,67 @@ def account(outcome: Outcome, *, partition: int, offset: int, now: datetime) -> 
     (_DUPLICATES if outcome.duplicate else _PROCESSED).inc()
     for alert in outcome.alerts:
         metrics.ALERTS.labels(str(alert.kind), str(alert.status)).inc()
-    if outcome.event is None:
+    if outcome.event is not None:
+        _positions[partition] = (offset, outcome.event.event_time.timestamp())
+
+
+class Writer:
+    """The speed-view writer process, as the worker sees it."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no Faust, no loop
+        self._pipe, child_end = ctx.Pipe(duplex=False)
+        self.proc: BaseProcess = ctx.Process(
+            target=child_main, args=(child_end,), name="hot-path-views"
+        )
+        self.proc.start()
+        child_end.close()
+        self._last = WriterStats()
+        log.info("started the speed-view writer (pid %s, group %s)", self.proc.pid,
+                 settings.views_group())  # fmt: skip
+
+    def collect(self) -> None:
+        """Move the writer's latest totals into the worker's metrics."""
+        latest = None
+        pipe: Connection = self._pipe
+        try:
+            while pipe.poll():
+                latest = pipe.recv()
+        except (EOFError, OSError):
+            pass
+        if latest is None:
+            return
+        old, self._last = self._last, latest
+        metrics.SPEED_RECORDS.inc(latest.records - old.records)
+        metrics.SPEED_ROWS.inc(latest.rows - old.rows)
+        metrics.SPEED_FLUSH_ERRORS.inc(latest.flush_errors - old.flush_errors)
+        for partition, lag in latest.lag.items():
+            metrics.SPEED_LAG_RECORDS.labels(str(partition)).set(lag)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()  # SIGTERM: the writer flushes and leaves
+            self.proc.join(timeout)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join()
+
+
+_writer: Writer | None = None
+
+
+@app.timer(1.0)
+async def watch_writer() -> None:
+    """The writer's metrics; the worker stops if the writer died."""
+    writer = _writer
+    if writer is None:
         return
-    _positions[partition] = (offset, outcome.event.event_time.timestamp())
-    view = store()
-    if view is None:
-        return
-    view.record(outcome.event, partition=partition, offset=offset, now=now)
-    for alert in outcome.alerts:
-        view.alert(alert)
-
-
-def flush() -> None:
-    view = _store
-    if view is None:
-        return
-    try:
-        metrics.SPEED_ROWS.inc(view.flush())
-    except Exception:
-        metrics.SPEED_FLUSH_ERRORS.inc()
-        log.exception("speed-view flush failed; the rows are kept for the next one")
-
-
-class CommitBarrier(Sensor):
-    """Flush the speed views before offsets are committed: the store never lags a commit."""
-
-    def on_commit_initiated(self, consumer: ConsumerT) -> Any:
-        flush()
-        return None
-
-
-@app.timer(settings.speed_flush_every_s)
-async def flush_speed_views() -> None:
-    await asyncio.to_thread(flush)
+    writer.collect()
+    if not writer.proc.is_alive():
+        code = writer.proc.exitcode
+        log.error("the speed-view writer exited (code %s): stopping the worker; see its log "
+                  "lines above, restart the worker when the cause is fixed", code)  # fmt: skip
+        await app.crash(RuntimeError(f"speed-view writer exited with code {code}"))
 
 
 @app.timer(1.0)
@@ -121,42 +119,30 @@ async def measure_lag() -> None:
         metrics.LAG_SECONDS.labels(str(partition)).set(now - event_t)
 
 
-@app.timer(settings.speed_expire_every_s)
-async def expire_speed_buckets() -> None:
-    view = _store
-    if view is not None:
-        gone = await asyncio.to_thread(view.expire, settings.speed_expire_margin_s)
-        if gone:
-            log.info("expired %d speed buckets behind the batch watermark", gone)
-
-
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's stub is too narrow
 def _revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
     # Hold the consumer's flow until recovery resumes it, on a worker's first assignment
     # too (Faust stops it only when partitions were assigned before), so that records
     # are not delivered while recovery seeks to the committed offsets. See GapGuard.
     app.consumer.stop_flow()
-    flush()
+    from hot_path.agents import flush_soon  # agents imports this module
+
+    flush_soon()  # Faust now waits for the records in flight: their acks come with a flush
     revoked: set[TP] = args[0] if args else set()
     for tp in revoked:
         _positions.pop(tp.partition, None)
 
 
-@app.on_partitions_assigned.connect  # type: ignore[arg-type]
-def _assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
-    view = store()
-    if view is not None:
-        flush()
-        view.load()
-
-
 def install() -> None:
-    """Register the commit barrier and start the metrics endpoint (the worker only)."""
+    """The gap guard, the metrics endpoint and the speed-view writer (the worker only)."""
+    global _writer
     from hot_path.agents import GapGuard  # agents imports this module
 
-    app.sensors.add(CommitBarrier())
     app.sensors.add(GapGuard())
     # aiokafka logs every request at DEBUG: building those records cost ~8 % of the CPU.
     for name in ("aiokafka", "faust", "mode"):
         logging.getLogger(name).setLevel(max(logging.getLogger().level, logging.INFO))
     metrics.serve(settings.metrics_host, settings.metrics_port)
+    if settings.speed_enabled:
+        _writer = Writer()
+        atexit.register(_writer.stop)

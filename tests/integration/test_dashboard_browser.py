@@ -35,7 +35,7 @@ from fleet.telemetry import encode_event
 from fleet.vin import with_check_digit
 from tests.integration.test_hot_path import wait_until_consumed
 from tests.unit.hot_path.readings import reading
-from tests.utils.hot_path import running_worker, stop
+from tests.utils.hot_path import running_worker, stop, wait_for_views
 from tests.utils.hot_path import worker_env as hot_worker_env
 from tests.utils.kafka import produce_all
 
@@ -210,6 +210,7 @@ def test_a_fault_the_hot_path_detects_shows_on_the_page_within_seconds(
     produce_all(producer, topic, healthy(range(0, 20), [CAR, *PEERS]))
     watcher = make_consumer(worker_env["HOT_APP_ID"])
     wait_until_consumed(watcher, topic, worker, tmp_path / "worker.log", timeout=120)
+    wait_for_views(make_consumer, worker_env, PARTITIONS, worker, tmp_path / "worker.log")
 
     browser.get(url + "/")
     wait_text(browser, "live-status", "LIVE")

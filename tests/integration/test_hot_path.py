@@ -12,7 +12,6 @@ import pytest
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
-    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -25,7 +24,7 @@ from hot_path.events import decode_alert
 from hot_path.score import consume_alerts
 from simulator.realism import corrupt
 from tests.unit.hot_path.readings import OTHER_VIN, VIN, reading
-from tests.utils.hot_path import running_worker
+from tests.utils.hot_path import running_worker, wait_for_commits
 from tests.utils.hot_path import worker_env as hot_worker_env
 from tests.utils.kafka import produce_all, unique
 
@@ -64,21 +63,7 @@ def wait_until_consumed(
 ) -> None:
     """Until the worker's group (``watcher``'s group, never joined) has committed every end."""
     wanted = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    ends = [watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert worker.poll() is None, f"worker exited:\n{log.read_text()[-3000:]}"
-        # An empty partition has no committed offset (negative): nothing to wait for.
-        try:
-            committed = [max(tp.offset, 0) for tp in watcher.committed(wanted, timeout=10)]
-        except KafkaException:  # the group coordinator is still loading or moving
-            committed = []
-        if committed == ends:
-            return
-        time.sleep(0.5)
-    raise AssertionError(
-        f"the group did not reach {ends} ({committed}):\n{log.read_text()[-3000:]}"
-    )
+    wait_for_commits(watcher, wanted, worker, log, timeout)
 
 
 def drain(consumer: Consumer, topic: str, partitions: int) -> list[Message]:

@@ -27,6 +27,7 @@ from fleet.vin import with_check_digit
 from hot_path.events import AlertEvent, decode_alert
 from tests.integration.test_hot_path import drain, wait_until_consumed
 from tests.unit.hot_path.readings import reading
+from tests.utils.hot_path import wait_for_views
 from tests.utils.kafka import unique
 
 PARTITIONS = 3
@@ -143,6 +144,7 @@ def test_a_killed_worker_resumes_from_its_offsets_and_changelogs(
     send(producer, topic, range(HALF, END + 70))  # clear from 250 s, resolved at 310 s
     second = workers.start("second")
     wait_until_consumed(watcher, topic, second, workers.log("second"), timeout=90)
+    wait_for_views(make_consumer, env, PARTITIONS, second, workers.log("second"))
     assert_each_car_alerted_once(alerts(make_consumer, env["HOT_ALERTS_TOPIC"]), env)
 
 
@@ -185,4 +187,5 @@ def test_two_workers_share_the_partitions_and_hand_cars_over(
     send(producer, topic, range(HALF, END + 70))
     wait_until_consumed(watcher, topic, a, workers.log("a"), timeout=90)
     assert owners(admin, group, topic) == [list(range(PARTITIONS))]
+    wait_for_views(make_consumer, env, PARTITIONS, a, workers.log("a"))
     assert_each_car_alerted_once(alerts(make_consumer, env["HOT_ALERTS_TOPIC"]), env)

@@ -44,7 +44,7 @@ from serving.main import create_app
 from simulator.generator import Simulation
 from simulator.realism import Realism, Record
 from tests.integration.test_hot_path import PARTITIONS, drain, wait_until_consumed
-from tests.utils.hot_path import running_worker
+from tests.utils.hot_path import running_worker, wait_for_views
 from tests.utils.hot_path import worker_env as hot_worker_env
 from tests.utils.kafka import produce_all, unique
 
@@ -193,6 +193,7 @@ def test_merged_figures_equal_a_full_recomputation_with_batch_runs_mid_stream(
     # First half: the speed layer and the archive take it in, then the batch runs.
     produce_all(producer, topic, first)
     wait_until_consumed(watcher, topic, worker, log, timeout=120)
+    wait_for_views(make_consumer, worker_env, PARTITIONS, worker, log)
     Archiver(settings, kafka_settings).run(idle_exit_s=3)
     one = batch.run(spark, engine, settings)
     assert one.watermark is not None and one.watermark.timestamp() % int(BUCKET_S) == 0
@@ -201,6 +202,7 @@ def test_merged_figures_equal_a_full_recomputation_with_batch_runs_mid_stream(
     # Second half: the speed layer alone covers it past the first watermark.
     produce_all(producer, topic, second)
     wait_until_consumed(watcher, topic, worker, log, timeout=120)
+    wait_for_views(make_consumer, worker_env, PARTITIONS, worker, log)
     check("after the second half, before the next batch run", one.watermark)
 
     Archiver(settings, kafka_settings).run(idle_exit_s=3)

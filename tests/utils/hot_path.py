@@ -5,9 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from tests.utils.kafka import unique
 
@@ -57,3 +60,44 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def views_group(env: dict[str, str]) -> str:
+    """The consumer group of the worker's speed-view writer."""
+    return env.get("HOT_SPEED_GROUP") or f"{env['HOT_APP_ID']}-views"
+
+
+def wait_for_commits(
+    watcher: Consumer, wanted: list[TopicPartition], worker: subprocess.Popen[bytes], log: Path,
+    timeout: float = 60, what: str = "the group",
+) -> None:  # fmt: skip
+    """Until ``watcher``'s group (never joined) has committed the end of every partition."""
+    deadline = time.monotonic() + timeout
+    ends: list[int] = []
+    committed: list[int] = []
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, f"worker exited:\n{log.read_text()[-3000:]}"
+        ends = [watcher.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted]
+        try:  # an empty partition has no committed offset (negative): nothing to wait for
+            committed = [max(tp.offset, 0) for tp in watcher.committed(wanted, timeout=10)]
+        except KafkaException:  # the group coordinator is still loading or moving
+            committed = []
+        if committed == ends:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{what} did not reach {ends} ({committed}):\n{log.read_text()[-3000:]}")
+
+
+def wait_for_views(
+    make_consumer: Callable[..., Consumer], env: dict[str, str], partitions: int,
+    worker: subprocess.Popen[bytes], log: Path, timeout: float = 60,
+) -> None:  # fmt: skip
+    """Until the speed-view writer has written every telemetry record and alert there is.
+
+    The writer commits its offsets to Kafka only after the store holds the rows, so a
+    committed end means the views are complete (`hot_path.view_writer`).
+    """
+    topics = (env["HOT_TELEMETRY_TOPIC"], env["HOT_ALERTS_TOPIC"])
+    wanted = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
+    wait_for_commits(make_consumer(views_group(env)), wanted, worker, log, timeout,
+                     what="the speed views")  # fmt: skip
