@@ -4,11 +4,13 @@ responses several routes share."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy import Connection, Engine, QueuePool, StaticPool
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -37,11 +39,23 @@ STORE_DOWN: dict[int | str, dict[str, Any]] = {
 }
 """The response every route that reads the store can give (`APIRouter(responses=...)`)."""
 
+
+def _digits_only(value: object) -> object:
+    """A query integer is its digits: pydantic alone reads ``4\\x0c`` or `` 4`` as 4."""
+    if isinstance(value, str) and not INTEGER.fullmatch(value):
+        raise ValueError("Input should be a valid integer, in digits without spaces")
+    return value
+
+
+INTEGER = re.compile(r"-?[0-9]+")
 Limit = Annotated[
     int,
     Query(ge=1, le=MAX_PAGE_SIZE, description=f"page size, 1 to {MAX_PAGE_SIZE}"),
+    BeforeValidator(_digits_only),
 ]
-Offset = Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")]
+Offset = Annotated[
+    int, Query(ge=0, le=10_000_000, description="items to skip"), BeforeValidator(_digits_only)
+]
 
 
 def store_unavailable(exc: Exception, engine: Engine) -> HTTPException:

@@ -64,6 +64,8 @@ MAX = f"less than or equal to {MAX_PAGE_SIZE}"
         ("/vehicles", {"limit": "ten"}, "limit", "valid integer"),
         ("/vehicles", {"limit": "2.5"}, "limit", "valid integer"),
         ("/vehicles", {"offset": -1}, "offset", "greater than or equal to 0"),
+        ("/vehicles", {"offset": " 3"}, "offset", "valid integer"),
+        ("/fleet/efficiency", {"limit": "4\x0c"}, "limit", "valid integer"),  # found by fuzzing
         ("/vehicles", {"sort": "colour"}, "sort", "'efficiency', 'distance' or 'vin'"),
         ("/vehicles", {"class": "van\x00"}, "class", "match pattern"),
         ("/vehicles", {"class": "v" * 33}, "class", "at most 32 characters"),
