@@ -34,7 +34,14 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from fleet.config import KafkaSettings
 from fleet.errors import ContractError
@@ -168,9 +175,12 @@ class ViewWriter:
         self.store.discard()
         self.store.load()
         for tp in consumer.assignment():
-            done = self.store.next_offsets.get((tp.topic, tp.partition))
-            if done is not None:
+            # Nothing of a partition stored yet: the store holds none of it, read it all.
+            done = self.store.next_offsets.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+            try:
                 consumer.seek(TopicPartition(tp.topic, tp.partition, done))
+            except KafkaException as exc:  # not fetching yet: it starts at the commit anyway
+                log.warning("could not rewind %s[%d]: %s", tp.topic, tp.partition, exc)
         log.warning("lost partitions %s: pending rows dropped, re-reading from the store's "
                     "offsets", sorted((tp.topic, tp.partition) for tp in partitions))  # fmt: skip
 
