@@ -23,9 +23,10 @@ broker, each in its own consumer group, one after the other in the same run:
 Faust contenders run as worker processes and are timed from the outside, on
 their Prometheus counters, between 5 % and 95 % of the records. Everything a
 worker writes (state, serving store, logs) is under one temporary directory.
-``python -m bench.hot_path [RATE]`` prints the figures; ``python -m
-bench.hot_path empty-agent`` is the empty agent's worker (the benchmark
-starts it).
+``python -m bench.hot_path [RATE]`` prints the figures, ``python -m
+bench.hot_path paced RATE [aio|uvloop]`` only the paced stage (30 s);
+``python -m bench.hot_path empty-agent`` is the empty agent's worker (the
+benchmark starts it).
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ class HotPathBench:
     view_p50_s: float | None = None
     view_p99_s: float | None = None
     paced_error: str = ""
+    paced_worker_cores: float = 0.0
+    """CPU the worker used while the paced records were produced, in cores."""
+    paced_machine_cores: float = 0.0
+    """The whole machine's busy CPU meanwhile, in cores (of 2 here)."""
 
     @property
     def empty_rate(self) -> dict[str, float]:
@@ -140,7 +145,8 @@ class HotPathBench:
         if self.paced_rate:
             out.append((f"paced {self.paced_rate:,.0f} records/s: alert latency to fleet.alerts",
                         _pct(self.latency_p50_s, self.latency_p99_s),
-                        f"{self.alerts} alerts"))  # fmt: skip
+                        f"{self.alerts} alerts; worker {self.paced_worker_cores:.2f} cores, "
+                        f"machine {self.paced_machine_cores:.2f} busy"))  # fmt: skip
             out.append(
                 (
                     "paced: latency to the speed view (speed_alerts row)",
@@ -463,6 +469,7 @@ def _paced(
         for second in range(span)
     ]  # fmt: skip
     start = time.perf_counter()
+    cpu0, busy0 = _cpu_s(worker.proc.pid), _machine_busy_s()
     try:
         for second, payloads in enumerate(by_second):
             at = after + timedelta(seconds=1 + second)
@@ -484,7 +491,10 @@ def _paced(
                     if ahead > 0:
                         time.sleep(ahead)
         producer.flush(30)
-        result.paced_rate = cars * span / (time.perf_counter() - start)
+        took = time.perf_counter() - start
+        result.paced_rate = cars * span / took
+        result.paced_worker_cores = (_cpu_s(worker.proc.pid) - cpu0) / took
+        result.paced_machine_cores = (_machine_busy_s() - busy0) / took
         latencies = _alert_latencies(boot, worker.alerts, stamps)
         time.sleep(2.0)  # the view is flushed every second
     finally:
@@ -595,8 +605,14 @@ def main() -> int:
         return 0
     from rich.console import Console
 
-    rate = float(sys.argv[1]) if sys.argv[1:] else 5000.0
-    console, r = Console(), bench_hot_path(paced_rate=rate)
+    args = sys.argv[1:]
+    if args[:1] == ["paced"]:  # only the latency stage: ``paced RATE [LOOP]``
+        rate, loop = float(args[1]), (args[2] if args[2:] else "aio")
+        r = bench_hot_path(records=10_000, loops=(loop,), rounds=0, scale=False,
+                           paced_rate=rate, paced_seconds=30)  # fmt: skip
+    else:
+        r = bench_hot_path(paced_rate=float(args[0]) if args else 5000.0)
+    console = Console()
     for name, figure, ratio in r.rows():
         console.print(f"{name:64s} {figure:>24s}  {ratio}")
     return 0
