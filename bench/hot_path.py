@@ -99,6 +99,9 @@ class HotPathBench:
     """CPU the worker used while the paced records were produced, in cores."""
     paced_machine_cores: float = 0.0
     """The whole machine's busy CPU meanwhile, in cores (of 2 here)."""
+    paced_writer_cores: float = 0.0
+    paced_generator_cores: float = 0.0
+    """This process: the paced producer and its delivery callbacks, the view watcher."""
 
     @property
     def empty_rate(self) -> dict[str, float]:
@@ -145,8 +148,10 @@ class HotPathBench:
         if self.paced_rate:
             out.append((f"paced {self.paced_rate:,.0f} records/s: alert latency to fleet.alerts",
                         _pct(self.latency_p50_s, self.latency_p99_s),
-                        f"{self.alerts} alerts; worker {self.paced_worker_cores:.2f} cores, "
-                        f"machine {self.paced_machine_cores:.2f} busy"))  # fmt: skip
+                        f"{self.alerts} alerts; cores: worker {self.paced_worker_cores:.2f}, "
+                        f"its writer {self.paced_writer_cores:.2f}, load generator "
+                        f"{self.paced_generator_cores:.2f}, machine "
+                        f"{self.paced_machine_cores:.2f} busy"))  # fmt: skip
             out.append(
                 (
                     "paced: latency to the speed view (speed_alerts row)",
@@ -469,7 +474,12 @@ def _paced(
         for second in range(span)
     ]  # fmt: skip
     start = time.perf_counter()
-    cpu0, busy0 = _cpu_s(worker.proc.pid), _machine_busy_s()
+
+    def writers() -> float:
+        return sum(_cpu_s(c) for c in _children(worker.proc.pid))
+
+    cpu0, busy0, kids0, own0 = (_cpu_s(worker.proc.pid), _machine_busy_s(), writers(),
+                                time.process_time())  # fmt: skip
     try:
         for second, payloads in enumerate(by_second):
             at = after + timedelta(seconds=1 + second)
@@ -495,6 +505,8 @@ def _paced(
         result.paced_rate = cars * span / took
         result.paced_worker_cores = (_cpu_s(worker.proc.pid) - cpu0) / took
         result.paced_machine_cores = (_machine_busy_s() - busy0) / took
+        result.paced_writer_cores = (writers() - kids0) / took
+        result.paced_generator_cores = (time.process_time() - own0) / took
         latencies = _alert_latencies(boot, worker.alerts, stamps)
         time.sleep(2.0)  # the view is flushed every second
     finally:

@@ -256,6 +256,9 @@ def serve(report: Callable[[WriterStats], None] | None = None) -> int:
 def child_main(conn: Connection) -> None:
     """The worker's writer process (`multiprocessing` spawn target): stats go up ``conn``."""
     _die_with_parent()
+    # The detector first: when the cores are all busy the views fall behind, not the
+    # alerts, and a writer that is behind writes bigger, cheaper batches.
+    os.nice(HotPathSettings().speed_nice)
 
     def report(stats: WriterStats) -> None:
         try:
