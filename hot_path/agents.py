@@ -7,14 +7,10 @@ waiting, and whenever a rebalance or shutdown waits for the records in
 flight. A record is acknowledged to Faust by the flush that wrote its state,
 so Faust never commits past the changelog.
 
-The agent takes records in batches (``stream.take_events``: up to
-``HOT_BATCH_RECORDS``, or what came within ``HOT_BATCH_WAIT_S``) and runs
-the rules over a batch in one go: measured, a quarter less CPU a record than
-one record per turn of Faust's stream (docs/hot_path.md, "Throughput").
-`take_events` acknowledges a batch as soon as the agent is done with it, so
-the agent takes one more reference on each message (`Message.incref`) that
-only the state flush gives back: Faust's acknowledgement is the last
-reference's, and it comes after the changelog write.
+The agent reads with ``noack()``, one record per turn of Faust's stream.
+Batches through ``stream.take_events`` cost a quarter less CPU a record but
+broke recovery twice in CI (docs/hot_path.md, "Third round"), so they are
+not used.
 """
 
 from __future__ import annotations
@@ -96,44 +92,36 @@ class GapGuard(Sensor):
 
 # A crashing supervisor: an exception out of the agent (a failed publish, the inline flush
 # timing out, a bug) stops the worker, and its records are replayed. Faust's default
-# restarts the agent and carries on; with acks held for the flush, the record it failed on (and, for
+# restarts the agent and carries on; with ``noack()`` the record it failed on (and, for
 # a flush, every record of the flush) is then never acknowledged, so Faust's commit
 # skips it or stops at it for good while the worker keeps processing
 # (docs/hot_path.md, "The worker that processed and never committed").
 @app.agent(topics.telemetry, supervisor_strategy=CrashingSupervisor)
 async def detect(stream: StreamT[Any]) -> None:
-    """Run every rule on each record, a batch at a time; acks come from the state flush."""
-    batches = cast(Stream, stream).take_events(settings.batch_records, settings.batch_wait_s)
-    async for batch in batches:
-        for event in batch:
-            # Released by the flush that writes the record's state. All first: if the loop
-            # fails halfway, take_events acks the whole batch on the way out, and the
-            # records after the failing one must not count as processed.
-            event.message.incref()
+    """Run every rule on each record; acks come from the state flush."""
+    async for event in cast(Stream, stream).noack().events():
+        msg = event.message
         now = datetime.now(UTC)
-        marks = cache.marks
-        for event in batch:
-            msg = event.message
-            outcome = process_record(
-                msg.key,
-                event.value,
-                topic=msg.topic,
-                partition=msg.partition,
-                offset=msg.offset,
-                vehicles=cache.cars(msg.partition, restored),
-                watermarks=marks,
-                now=now,
-                cfg=rules,
-            )
-            if outcome.dead_letter is not None:
-                headers = dict(outcome.dead_letter.headers)
-                log.warning(
-                    "dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset,
-                    headers["problem"].decode(),
-                )  # fmt: skip
-            await publish(outcome)
-            views.account(outcome, partition=msg.partition, offset=msg.offset, now=now)
-            cache.processed(event)
+        outcome = process_record(
+            msg.key,
+            event.value,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            vehicles=cache.cars(msg.partition, restored),
+            watermarks=cache.marks,
+            now=now,
+            cfg=rules,
+        )
+        if outcome.dead_letter is not None:
+            headers = dict(outcome.dead_letter.headers)
+            log.warning(
+                "dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset,
+                headers["problem"].decode(),
+            )  # fmt: skip
+        await publish(outcome)
+        views.account(outcome, partition=msg.partition, offset=msg.offset, now=now)
+        cache.processed(event)
         if cache.pending >= settings.state_flush_records:
             await flush_state()
 

@@ -109,10 +109,6 @@ class HotPathSettings(BaseSettings):
     """Prometheus exposition port; 0 turns it off."""
     max_poll_records: int = Field(default=200, ge=1, le=100_000)
     """Records Faust's consumer hands on per fetch call; see docs/hot_path.md, "Latency"."""
-    batch_records: int = Field(default=256, ge=1, le=10_000)
-    """The agent runs the rules over up to this many records at a time."""
-    batch_wait_s: float = Field(default=0.05, gt=0, le=5)
-    """...or over what arrived within this long (the most a quiet stream waits)."""
     state_flush_every_s: float = Field(default=5.0, gt=0, le=60)
     """How often car state is written behind to the changelog (and records acked).
 

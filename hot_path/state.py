@@ -14,10 +14,10 @@ writes the states that changed, once per car, when it is flushed:
    its alert reached ``fleet.alerts``);
 3. it hands the states to the producer as changelog records, one per car
    and partition touched, and the partitions' silence-check times likewise;
-4. only then it acknowledges the records to Faust (the agent holds a
-   reference on each message until then). Faust commits only acknowledged
-   offsets, and flushes its producer before it commits, so a committed
-   offset is always covered by the changelog.
+4. only then it acknowledges the records to Faust (the agent reads with
+   ``noack()``). Faust commits only acknowledged offsets, and flushes its
+   producer before it commits, so a committed offset is always covered by
+   the changelog.
 
 If a step fails, the snapshot goes back to the cache (its records still
 unacknowledged) and the caller stops the worker.

@@ -113,8 +113,9 @@ def assert_each_car_alerted_once(events: list[AlertEvent], env: dict[str, str]) 
     ids = {(a.vin, a.alert_id) for a in events}
     assert sorted(vin for vin, _ in ids) == sorted(CARS)
     for vin in CARS:
-        seen = [(str(a.status), a.evidence_time) for a in events if a.vin == vin]
-        assert seen == [("opened", reading(25).event_time), ("resolved", reading(310).event_time)]
+        seen = [(str(a.kind), str(a.status), a.evidence_time) for a in events if a.vin == vin]
+        assert seen == [("dtc_active", "opened", reading(25).event_time),
+                        ("dtc_active", "resolved", reading(310).event_time)], vin  # fmt: skip
     engine = connect(env["DATABASE_URL"])
     with engine.connect() as conn:
         rows = conn.execute(select(speed_alerts.c.vin, speed_alerts.c.status)).all()
