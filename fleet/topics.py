@@ -100,7 +100,7 @@ def ensure_topics(
     }
     existing = admin.list_topics(timeout=timeout).topics
     changes: list[str] = []
-    raced: list[str] = []
+    to_see: list[str] = []  # topics to wait for in the metadata
 
     missing = [
         NewTopic(name, spec.partitions, rf, config=conf)
@@ -114,13 +114,16 @@ def ensure_topics(
             future.result()
         except KafkaException as exc:
             if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                raced.append(name)  # metadata was stale or another provisioner won
+                to_see.append(name)  # metadata was stale or another provisioner won
                 continue
             raise ProvisioningError(f"cannot create topic {name}: {exc.args[0].str()}") from exc
         spec = wanted[name][0]
         changes.append(f"created {name} ({spec.partitions} partitions, replication factor {rf})")
-    if raced:
-        existing = {**existing, **_wait_for_metadata(admin, raced, timeout)}
+        to_see.append(name)  # created: in the metadata of every client only a moment later
+    if to_see:
+        # Returned only once the topics are listed: a caller (or a test) that lists them next
+        # found a topic missing right after its creation (CI, 2026-11-25).
+        existing = {**existing, **_wait_for_metadata(admin, to_see, timeout)}
 
     grow = []
     for name, (spec, _) in wanted.items():
