@@ -382,34 +382,24 @@ def _children(pid: int) -> list[int]:
 
 
 def _run(w: _worker, total: int, timeout: float = 300.0) -> Run:
-    """Like `_rate` for one worker, with the CPU it used meanwhile; its writer's apart.
+    """`_pool_run` for one worker, with its speed-view writer's CPU apart.
 
-    The worker is timed between 5 % and 95 % of the records it processed. Its
-    speed-view writer (a child process) is charged all the CPU it used, its
-    start included, until it has written every record: it reads the topic on
-    its own and, on a backlog, is often done before Faust's worker has begun.
+    The writer (a child process) is charged all the CPU it used, its start
+    included, until it has written every record: it reads the topic on its
+    own and, on a backlog, is often done before Faust's worker has begun.
     """
-    marks: list[tuple[float, float, float]] = []  # (time, records, CPU s) at 5 % and 95 %
-    kids: list[float] = []  # the children's CPU s once every record is written
     deadline = time.monotonic() + timeout
-
-    def done() -> bool:
-        return len(marks) == 2 and (w.empty or len(kids) == 1)
-
-    while time.monotonic() < deadline and not done():
+    run = _pool_run([w], total, timeout)
+    if w.empty:
+        return Run(run.rate, run.cpu_us)
+    while w.written() < total:
         w.check()
-        n = w.count()
-        if len(marks) < 2 and n >= (0.05, 0.95)[len(marks)] * total:
-            marks.append((time.perf_counter(), n, _cpu_s(w.proc.pid)))
-        if not w.empty and not kids and w.written() >= total:
-            kids.append(sum(_cpu_s(c) for c in _children(w.proc.pid)))
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker's view writer did not finish in {timeout:.0f} s:\n"
+                               f"{w.log_path.read_text()[-3000:]}")  # fmt: skip
         time.sleep(0.05)
-    if not done():
-        raise RuntimeError(f"worker or its writer did not finish in {timeout:.0f} s:\n"
-                           f"{w.log_path.read_text()[-3000:]}")  # fmt: skip
-    (t0, n0, c0), (t1, n1, c1) = marks
-    writer_us = kids[0] / total * 1e6 if kids else 0.0
-    return Run((n1 - n0) / (t1 - t0), (c1 - c0) / max(n1 - n0, 1) * 1e6, writer_us)
+    writer_s = sum(_cpu_s(c) for c in _children(w.proc.pid))
+    return Run(run.rate, run.cpu_us, writer_s / total * 1e6)
 
 
 def _rate(pool: list[_worker], total: int, timeout: float = 300.0) -> float:
