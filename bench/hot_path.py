@@ -101,6 +101,7 @@ class HotPathBench:
     """The whole machine's busy CPU meanwhile, in cores (of 2 here)."""
     paced_writer_cores: float = 0.0
     paced_generator_cores: float = 0.0
+    paced_broker_cores: float = 0.0
     """This process: the paced producer and its delivery callbacks, the view watcher."""
 
     @property
@@ -150,7 +151,8 @@ class HotPathBench:
                         _pct(self.latency_p50_s, self.latency_p99_s),
                         f"{self.alerts} alerts; cores: worker {self.paced_worker_cores:.2f}, "
                         f"its writer {self.paced_writer_cores:.2f}, load generator "
-                        f"{self.paced_generator_cores:.2f}, machine "
+                        f"{self.paced_generator_cores:.2f}, broker "
+                        f"{self.paced_broker_cores:.2f}, machine "
                         f"{self.paced_machine_cores:.2f} busy"))  # fmt: skip
             out.append(
                 (
@@ -374,6 +376,19 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _java_cpu_s() -> float:
+    """CPU seconds of the machine's Java processes: the scratch broker, unless others run."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "comm").read_text().strip() == "java":
+                    total += _cpu_s(int(proc.name))
+            except OSError:  # gone meanwhile
+                continue
+    return total
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -468,8 +483,8 @@ def _paced(
     def writers() -> float:
         return sum(_cpu_s(c) for c in _children(worker.proc.pid))
 
-    cpu0, busy0, kids0, own0 = (_cpu_s(worker.proc.pid), _machine_busy_s(), writers(),
-                                time.process_time())  # fmt: skip
+    cpu0, busy0, kids0, own0, java0 = (_cpu_s(worker.proc.pid), _machine_busy_s(), writers(),
+                                       time.process_time(), _java_cpu_s())  # fmt: skip
     try:
         for second, payloads in enumerate(by_second):
             at = after + timedelta(seconds=1 + second)
@@ -497,6 +512,7 @@ def _paced(
         result.paced_machine_cores = (_machine_busy_s() - busy0) / took
         result.paced_writer_cores = (writers() - kids0) / took
         result.paced_generator_cores = (time.process_time() - own0) / took
+        result.paced_broker_cores = (_java_cpu_s() - java0) / took
         latencies = _alert_latencies(boot, worker.alerts, stamps)
         time.sleep(2.0)  # the view is flushed every second
     finally:

@@ -109,6 +109,12 @@ class HotPathSettings(BaseSettings):
     """Prometheus exposition port; 0 turns it off."""
     max_poll_records: int = Field(default=200, ge=1, le=100_000)
     """Records Faust's consumer hands on per fetch call; see docs/hot_path.md, "Latency"."""
+    batch_records: int = Field(default=256, ge=1, le=10_000)
+    """The agent runs the rules over up to this many records at a time."""
+    batch_wait_s: float = Field(default=0.05, gt=0, le=5)
+    """...or over what arrived within this long (the most a quiet stream waits)."""
+    stall_check_every_s: float = Field(default=10.0, gt=0, le=600)
+    """How often the worker looks for a commit waiting on records nobody holds."""
     state_flush_every_s: float = Field(default=5.0, gt=0, le=60)
     """How often car state is written behind to the changelog (and records acked).
 
@@ -129,6 +135,8 @@ class HotPathSettings(BaseSettings):
     """How much lower the worker's writer runs than the worker (``nice``; 0: the same)."""
     speed_read_batch: int = Field(default=2000, ge=1)
     """Records the writer takes from its consumer at a time."""
+    speed_fetch_wait_ms: int = Field(default=200, ge=0, le=5000)
+    """How long the broker may hold the writer's fetch to fill it (few big fetches, not many)."""
     speed_expire_margin_s: float = Field(default=3600.0, ge=0)
     """Buckets this long before the batch watermark are kept, then deleted."""
     speed_expire_every_s: float = Field(default=60.0, gt=0)

@@ -14,10 +14,10 @@ writes the states that changed, once per car, when it is flushed:
    its alert reached ``fleet.alerts``);
 3. it hands the states to the producer as changelog records, one per car
    and partition touched, and the partitions' silence-check times likewise;
-4. only then it acknowledges the records to Faust (the agent reads with
-   ``noack()``). Faust commits only acknowledged offsets, and flushes its
-   producer before it commits, so a committed offset is always covered by
-   the changelog.
+4. only then it acknowledges the records to Faust (the agent holds a
+   reference on each message until then). Faust commits only acknowledged
+   offsets, and flushes its producer before it commits, so a committed
+   offset is always covered by the changelog.
 
 If a step fails, the snapshot goes back to the cache (its records still
 unacknowledged) and the caller stops the worker.
@@ -153,14 +153,6 @@ class StateCache:
     def pending(self) -> int:
         return len(self._acks)
 
-    def pending_offsets(self) -> dict[Any, set[int]]:
-        """Per topic partition, the offsets processed and waiting for the flush's ack."""
-        out: dict[Any, set[int]] = {}
-        for event in self._acks:
-            msg = event.message
-            out.setdefault(msg.tp, set()).add(msg.offset)
-        return out
-
     # -- rebalances -------------------------------------------------------------------
     def assigned(self, partitions: set[int]) -> None:
         """Keep the partitions still held; read the new ones on their first record."""
@@ -235,7 +227,7 @@ class StateCache:
 
 
 def drop_seen_from_gaps(
-    gaps: Mapping[Any, Any], acked: Mapping[Any, set[int]], pending: Mapping[Any, set[int]]
+    gaps: Mapping[Any, Any], acked: Mapping[Any, set[int]], unacked: Mapping[Any, set[int]]
 ) -> int:
     """Remove from Faust's offset gaps every offset the worker did read; how many.
 
@@ -245,18 +237,62 @@ def drop_seen_from_gaps(
     offset under records already delivered, the "gap" is offsets that were
     read and acked: they go into the list twice, each duplicate ends the first
     run of consecutive offsets, and the committed offset creeps forward one
-    offset per commit (docs/hot_path.md). Offsets already acked, or processed
-    and waiting for the state flush, are not missing: taking them out of the
-    gap leaves Faust only the true holes (``gaps`` maps a topic partition to an
+    offset per commit (docs/hot_path.md); and a record handed to the agent but
+    not yet acknowledged would be committed past before its state is written.
+    Offsets already acked, or in flight (in the agent's batch, or processed and
+    waiting for the state flush), are not missing: taking them out of the gap
+    leaves Faust only the true holes (``gaps`` maps a topic partition to an
     ``intervaltree.IntervalTree``).
     """
     removed = 0
     for tp, tree in gaps.items():
         if not tree:
             continue
-        for offsets in (acked.get(tp, ()), pending.get(tp, ())):
+        for offsets in (acked.get(tp, ()), unacked.get(tp, ())):
             for offset in offsets:
                 if tree.overlaps_point(offset):
                     tree.chop(offset, offset + 1)
                     removed += 1
     return removed
+
+
+def in_flight(consumer: Any) -> dict[Any, set[int]]:
+    """Offsets handed to the agent and not yet acknowledged, per topic partition.
+
+    Those are the records in the agent's batch, processed and waiting for the
+    state flush, or waiting in `take_events`' buffer: Faust tracks every one
+    from the moment its stream hands it on until its last reference is gone.
+    """
+    out: dict[Any, set[int]] = {}
+    for msg in list(getattr(consumer, "_unacked_messages", ())):
+        if not msg.acked:
+            out.setdefault(msg.tp, set()).add(msg.offset)
+    return out
+
+
+def lost_heads(consumer: Any, topic: str) -> dict[Any, int]:
+    """Partitions of ``topic`` whose commit waits for records nobody holds: their offset.
+
+    Faust commits up to the first offset missing from its acked list (it steps
+    over one missing offset, not two). Records are handed on in offset order,
+    so a missing offset below the lowest acked one was either dropped or is
+    still in flight (`in_flight`); one that is not in flight, and not in a gap
+    Faust will fill, is lost to this worker until something reads it again.
+    """
+    flight = in_flight(consumer)
+    gaps = getattr(consumer, "_gap", {})
+    out: dict[Any, int] = {}
+    for tp, acked in list(getattr(consumer, "_acked", {}).items()):
+        committed = consumer._committed_offset.get(tp)
+        if tp.topic != topic or not acked or committed is None:
+            continue
+        head = min(acked)
+        if head - committed <= 1:
+            continue
+        if any(committed <= o < head for o in flight.get(tp, ())):
+            continue
+        tree = gaps.get(tp)
+        if tree and tree.overlaps(committed, head):
+            continue
+        out[tp] = committed
+    return out

@@ -84,7 +84,15 @@ class ViewWriter:
             bucket_s=settings.speed_bucket_s, alerts_topic=settings.alerts_topic,
         )  # fmt: skip
         store.load()
-        overrides = {"enable.auto.commit": False, "client.id": f"{kafka.client_id}-views"}
+        overrides = {
+            "enable.auto.commit": False,
+            "client.id": f"{kafka.client_id}-views",
+            # A fetch answered as soon as one record is there costs the broker a request per
+            # few records at a steady stream; waiting for 64 KiB or the wait, whichever comes
+            # first, lets it answer a few times a second (the views are flushed at 0.5 s).
+            "fetch.min.bytes": 64 * 1024,
+            "fetch.wait.max.ms": settings.speed_fetch_wait_ms,
+        }
         consumer = Consumer(kafka.consumer_config(settings.views_group(), **overrides))
         return cls(settings, store, consumer)
 

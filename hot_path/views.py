@@ -133,6 +133,28 @@ def _revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         _positions.pop(tp.partition, None)
 
 
+@app.on_rebalance_complete.connect  # type: ignore[arg-type]  # mode's stub is too narrow
+async def _rewind_uncommitted(sender: Any, *args: Any, **kwargs: Any) -> None:
+    """Read a partition without a committed offset from its beginning after every rebalance.
+
+    Faust drops records fetched under the previous group generation and relies
+    on the seek to the committed offsets that follows to read them again; but
+    aiokafka seeks only to a committed offset above 0, so on a partition the
+    group has not committed yet, those records were skipped for good, and
+    Faust then committed past them (its check for an unacknowledged head
+    skips partitions without a commit). Seen in the two-worker test: a car's
+    first 100 s were never processed. Seeking every partition to its
+    beginning first leaves Faust's seek to override it wherever a commit
+    exists; elsewhere the records are read again (the state skips the ones it
+    has seen).
+    """
+    consumer = app.consumer
+    mine = [tp for tp in consumer.assignment() if tp.topic == settings.telemetry_topic]
+    if mine:
+        for tp, offset in (await consumer.earliest_offsets(*mine)).items():
+            await consumer.seek(tp, offset)
+
+
 def install() -> None:
     """The gap guard, the metrics endpoint and the speed-view writer (the worker only)."""
     global _writer

@@ -13,7 +13,13 @@ from faust.types import TP
 from intervaltree import IntervalTree
 
 from hot_path.detector import VehicleState
-from hot_path.state import StateCache, decode_state, drop_seen_from_gaps
+from hot_path.state import (
+    StateCache,
+    decode_state,
+    drop_seen_from_gaps,
+    in_flight,
+    lost_heads,
+)
 
 from .readings import NOW, VIN, reading
 
@@ -23,14 +29,16 @@ TELEMETRY = TP("fleet.telemetry", 0)
 class FakeConsumer:
     """Just the bookkeeping Faust's `Consumer._new_offset` reads, as it was in a failing run."""
 
-    def __init__(self, committed: int, gap: tuple[int, int], acked: range) -> None:
+    def __init__(self, committed: int, gap: tuple[int, int] | None, acked: range) -> None:
         self._committed_offset: dict[TP, int | None] = {TELEMETRY: committed}
         self._gap: defaultdict[TP, IntervalTree] = defaultdict(IntervalTree)
-        self._gap[TELEMETRY].addi(gap[0], gap[1] + 1)  # as Consumer._add_gap stores it
+        if gap is not None:
+            self._gap[TELEMETRY].addi(gap[0], gap[1] + 1)  # as Consumer._add_gap stores it
         self._acked: defaultdict[TP, list[int]] = defaultdict(list)
         self._acked[TELEMETRY] = list(acked)
         self._acked_index: defaultdict[TP, set[int]] = defaultdict(set)
         self._acked_index[TELEMETRY] = set(acked)
+        self._unacked_messages: list[Any] = []  # a WeakSet of messages in Faust
 
     def commits(self, n: int) -> list[int | None]:
         out = []
@@ -56,13 +64,40 @@ def test_taking_read_offsets_out_of_the_gap_lets_the_commit_reach_the_end() -> N
     assert consumer.commits(2) == [740, None]
 
 
-def test_a_true_gap_is_kept_and_pending_offsets_are_not_missing() -> None:
-    # 300..309 acked, 310..319 processed and waiting for the flush, 320..329 never read.
+def test_a_true_gap_is_kept_and_records_in_flight_are_not_missing() -> None:
+    # 300..309 acked; 310..314 processed and waiting for the flush, 315..319 handed to
+    # the agent and still in its batch (both unacked, tracked by Faust); 320..329 never read.
     consumer = FakeConsumer(300, (301, 329), range(300, 310))
-    pending = {TELEMETRY: set(range(310, 320))}
-    assert drop_seen_from_gaps(consumer._gap, consumer._acked_index, pending) == 19
+    consumer._unacked_messages = [
+        *(SimpleNamespace(tp=TELEMETRY, offset=o, acked=False) for o in range(310, 320)),
+        *(SimpleNamespace(tp=TELEMETRY, offset=o, acked=True) for o in (305, 306)),
+    ]
+    flight = in_flight(consumer)
+    assert flight == {TELEMETRY: set(range(310, 320))}
+    assert drop_seen_from_gaps(consumer._gap, consumer._acked_index, flight) == 19
     assert [(iv.begin, iv.end) for iv in sorted(consumer._gap[TELEMETRY])] == [(320, 330)]
-    assert consumer.commits(1) == [310]  # the pending ones wait for their ack
+    assert consumer.commits(1) == [310]  # the ones in flight wait for their ack
+
+
+def flying(*offsets: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(tp=TELEMETRY, offset=o, acked=False) for o in offsets]
+
+
+def test_a_commit_waiting_for_records_nobody_holds_is_found() -> None:
+    # As in a CI run: committed 339, everything from 400 acked, 339..399 dropped.
+    consumer = FakeConsumer(339, None, range(400, 740))
+    assert lost_heads(consumer, TELEMETRY.topic) == {TELEMETRY: 339}
+    assert lost_heads(consumer, "another.topic") == {}
+
+
+def test_records_in_flight_or_one_missing_offset_are_not_lost() -> None:
+    consumer = FakeConsumer(339, None, range(400, 740))
+    consumer._unacked_messages = flying(*range(339, 400))  # still in the agent's batch
+    assert lost_heads(consumer, TELEMETRY.topic) == {}
+    assert lost_heads(FakeConsumer(339, None, range(340, 740)), TELEMETRY.topic) == {}
+    gap = FakeConsumer(339, (339, 399), range(400, 740))  # a true hole Faust will fill
+    assert lost_heads(gap, TELEMETRY.topic) == {}
+    assert gap.commits(1) == [740]
 
 
 class Tables:
@@ -108,7 +143,7 @@ def test_the_flush_writes_each_changed_car_once_after_its_alerts_then_acks() -> 
             cars[VIN] = state
             cache.processed(Event(s))
         cache.published(asyncio.ensure_future(delivered()))
-        assert cache.pending_offsets() == {TELEMETRY: {0, 1, 2}}
+        assert cache.pending == 3
         assert await cache.flush(send) == 1
         assert await cache.flush(send) == 0  # nothing changed since
 
@@ -149,7 +184,7 @@ def test_a_failed_flush_loses_nothing_and_the_next_flush_writes_and_acks_it() ->
         with pytest.raises(RuntimeError, match="refused"):
             await cache.flush(refused)
         assert acked == []
-        assert cache.pending_offsets() == {TELEMETRY: {0, 1, 2}}
+        assert cache.pending == 3
         cache.processed(Event(3))
         assert await cache.flush(accepted) == 2
 
