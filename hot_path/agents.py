@@ -193,5 +193,5 @@ async def reread_lost_records() -> None:
         if _suspects.get(tp) == offset and tp in app.consumer.assignment():
             log.warning("%s[%d]: the commit waits at %d for records nobody holds; reading "
                         "them again", tp.topic, tp.partition, offset)  # fmt: skip
-            await app.consumer.seek(tp, offset)
+            await app.consumer.seek_wait({tp: offset})  # in the consumer's thread
     _suspects = found
