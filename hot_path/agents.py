@@ -140,6 +140,7 @@ async def detect(stream: StreamT[Any]) -> None:
 
 
 _flush_soon: asyncio.Event | None = None
+REBALANCE_FLUSH_S = 0.2
 
 
 def flush_soon() -> None:
@@ -154,8 +155,12 @@ async def flush_state_loop() -> None:
     global _flush_soon
     _flush_soon = wake = asyncio.Event()
     while True:
+        # While a rebalance holds the flow, Faust waits for every record in flight, and the
+        # agent still works through the batch it holds: flush those often, not every 5 s.
+        flowing = getattr(app.consumer, "flow_active", True)  # Faust's Consumer has it
+        every = settings.state_flush_every_s if flowing else REBALANCE_FLUSH_S
         try:
-            await asyncio.wait_for(wake.wait(), settings.state_flush_every_s)
+            await asyncio.wait_for(wake.wait(), every)
         except TimeoutError:
             pass
         wake.clear()
