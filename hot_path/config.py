@@ -109,6 +109,10 @@ class HotPathSettings(BaseSettings):
     """Prometheus exposition port; 0 turns it off."""
     max_poll_records: int = Field(default=200, ge=1, le=100_000)
     """Records Faust's consumer hands on per fetch call; see docs/hot_path.md, "Latency"."""
+    fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
+    """How long the broker may hold a fetch of the worker's consumer for records to come.
+
+    Faust fixes aiokafka's at 1,500 ms; see docs/hot_path.md, "Latency"."""
     batch_records: int = Field(default=256, ge=1, le=10_000)
     """The agent runs the rules over up to this many records at a time."""
     batch_wait_s: float = Field(default=0.05, gt=0, le=5)

@@ -133,6 +133,29 @@ def _revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         _positions.pop(tp.partition, None)
 
 
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's stub is too narrow
+def _shorten_fetch_wait(sender: Any, *args: Any, **kwargs: Any) -> None:
+    """Let the broker hold the worker's fetches ``HOT_FETCH_MAX_WAIT_MS``, not Faust's 1.5 s.
+
+    Faust creates aiokafka's consumer with a fixed ``fetch_max_wait_ms`` of
+    1,500. A fetch names only the partitions not paused; Faust pauses a
+    partition while the agent's queue is full and resumes it later, and the
+    resumed partition's records then wait for the fetch in flight, which the
+    broker holds up to that long when the partitions it names are quiet. In
+    the paced benchmark the worker's consumer returned nothing for a second
+    at a time while 5,000 records a second came in (alert latency p99 2.4-
+    4.3 s; 0.3 s with 100 ms). A shorter wait costs a few more empty fetches
+    a second on an idle topic.
+    """
+    thread = getattr(app.consumer, "_thread", None)  # Faust internals (faust-streaming 0.15.3)
+    fetcher = getattr(getattr(thread, "_consumer", None), "_fetcher", None)
+    if fetcher is not None and getattr(fetcher, "_fetch_max_wait_ms", None) is not None:
+        fetcher._fetch_max_wait_ms = settings.fetch_max_wait_ms
+    else:
+        log.warning("could not set the consumer's fetch wait (Faust's internals changed?): "
+                    "alerts may wait up to 1.5 s for a fetch")  # fmt: skip
+
+
 @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # mode's stub is too narrow
 async def _rewind_uncommitted(sender: Any, *args: Any, **kwargs: Any) -> None:
     """Read a partition without a committed offset from its beginning after every rebalance.
