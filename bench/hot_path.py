@@ -265,7 +265,7 @@ def _wait_for_members(
             w.check()
         try:
             desc = admin.describe_consumer_groups([group])[group].result(timeout=10)
-        except KafkaException:  # coordinator loading, or the group is not there yet
+        except (KafkaException, TimeoutError):  # coordinator loading or busy, no group yet
             desc = None
         if desc is not None:
             owned = [[tp for tp in m.assignment.topic_partitions if tp.topic == topic]
