@@ -108,11 +108,11 @@ class HotPathSettings(BaseSettings):
     metrics_port: int = Field(default=8003, ge=0, le=65535)
     """Prometheus exposition port; 0 turns it off."""
     max_poll_records: int = Field(default=200, ge=1, le=100_000)
-    """Records Faust's consumer hands on per fetch call; see docs/hot_path.md, "Latency"."""
+    """Records Faust's consumer hands on per fetch call; docs/hot_path.md, "Latency under load"."""
     fetch_max_wait_ms: int = Field(default=100, ge=1, le=10_000)
     """How long the broker may hold a fetch of the worker's consumer for records to come.
 
-    Faust fixes aiokafka's at 1,500 ms; see docs/hot_path.md, "Latency"."""
+    Faust fixes aiokafka's at 1,500 ms; docs/hot_path.md, "Where the paced latency went"."""
     batch_records: int = Field(default=256, ge=1, le=10_000)
     """The agent runs the rules over up to this many records at a time."""
     batch_wait_s: float = Field(default=0.05, gt=0, le=5)

@@ -144,7 +144,7 @@ def _shorten_fetch_wait(sender: Any, *args: Any, **kwargs: Any) -> None:
     broker holds up to that long when the partitions it names are quiet. In
     the paced benchmark the worker's consumer returned nothing for a second
     at a time while 5,000 records a second came in (alert latency p99 2.4-
-    4.3 s; 0.3 s with 100 ms). A shorter wait costs a few more empty fetches
+    4.3 s; 0.3-0.6 s with 100 ms). A shorter wait costs a few more empty fetches
     a second on an idle topic.
     """
     thread = getattr(app.consumer, "_thread", None)  # Faust internals (faust-streaming 0.15.3)

@@ -39,6 +39,8 @@ STORE_DOWN: dict[int | str, dict[str, Any]] = {
 }
 """The response every route that reads the store can give (`APIRouter(responses=...)`)."""
 
+INTEGER = re.compile(r"-?[0-9]+")
+
 
 def _digits_only(value: object) -> object:
     """A query integer is its digits: pydantic alone reads ``4\\x0c`` or `` 4`` as 4."""
@@ -47,7 +49,6 @@ def _digits_only(value: object) -> object:
     return value
 
 
-INTEGER = re.compile(r"-?[0-9]+")
 Limit = Annotated[
     int,
     Query(ge=1, le=MAX_PAGE_SIZE, description=f"page size, 1 to {MAX_PAGE_SIZE}"),
