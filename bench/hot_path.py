@@ -12,10 +12,13 @@ broker, each in its own consumer group, one after the other in the same run:
   (the machine's load moves single runs by a fifth or more). CPU time per
   record is read off ``/proc`` for the worker and, apart, its writer;
 - one worker, then two workers in one group, each started on an empty topic,
-  given the records once every worker owns its partitions (so the rebalance
-  is not in the window); the ratio is the scale-out;
-- the full worker, caught up, at ``paced_rate`` records a second in which
-  cars begin reporting a trouble code: the latency of each opened alert is
+  given a backlog twice as long once every worker owns its partitions (so
+  the rebalance is not in the window), ``scale_rounds`` times over; the
+  median of the rounds' ratios is the scale-out;
+- the full worker, caught up, at ``paced_rate`` records a second: the same
+  cars report for ``PACED_WARM_S`` seconds without a fault (a fleet that has
+  been reporting for a while, on a broker whose JIT compiler is done), then
+  begin reporting a trouble code: the latency of each opened alert is
   its timestamp on the alerts topic minus the Kafka timestamp of the record
   that decided it, and the time until the alert is a row of ``speed_alerts``
   in the worker's serving store (polled every 50 ms) minus the same timestamp.
@@ -24,7 +27,8 @@ Faust contenders run as worker processes and are timed from the outside, on
 their Prometheus counters, between 5 % and 95 % of the records. Everything a
 worker writes (state, serving store, logs) is under one temporary directory.
 ``python -m bench.hot_path [RATE]`` prints the figures, ``python -m
-bench.hot_path paced RATE [aio|uvloop]`` only the paced stage (30 s);
+bench.hot_path paced RATE [aio|uvloop]`` only the paced stage (30 s after the
+warm-up);
 ``python -m bench.hot_path empty-agent`` is the empty agent's worker (the
 benchmark starts it).
 """
@@ -66,6 +70,10 @@ from hot_path.events import AlertStatus, decode_alert
 PARTITIONS = 12
 log = logging.getLogger(__name__)
 COUNTER = "hot_path_events"
+PACED_WARM_S = 20.0
+"""Seconds of the paced load, without faults, before the paced figures are taken."""
+SCALE_BACKLOG = 2
+"""The scale stage's backlog, in multiples of ``records``."""
 WRITER_COUNTER = "hot_path_speed_records"
 
 
@@ -84,8 +92,9 @@ class HotPathBench:
     bare_rate: float
     empty_runs: dict[str, list[Run]] = field(default_factory=dict)  # event loop -> rounds
     full_runs: dict[str, list[Run]] = field(default_factory=dict)
-    one: PoolRun | None = None  # one worker, then two, on fresh topics
-    two: PoolRun | None = None
+    scale_runs: list[tuple[PoolRun, PoolRun]] = field(default_factory=list)
+    """Per round: one worker, then two in one group, each on a fresh topic."""
+    scale_records: int = 0
     scale_loop: str = ""
     paced_rate: float = 0.0
     alerts: int = 0
@@ -117,6 +126,10 @@ class HotPathBench:
         pairs = zip(self.full_runs.get(loop, []), self.empty_runs.get(loop, []), strict=False)
         return [full.rate / empty.rate for full, empty in pairs]
 
+    def scale_ratios(self) -> list[float]:
+        """Two workers / one of each round (the two ran back to back)."""
+        return [two.rate / one.rate for one, two in self.scale_runs]
+
     def rows(self) -> list[tuple[str, str, str]]:
         """(contender, figure, ratio) rows; Faust ratios are to the empty agent on its loop."""
         out = [("bare aiokafka + json.loads", f"{self.bare_rate:,.0f}", "")]
@@ -136,14 +149,20 @@ class HotPathBench:
                     f"its view writer {writer:.0f} us, start included")  # fmt: skip
             name = f"hot-path worker, every rule and view ({loop}), median of {len(runs)}"
             out.append((name, f"{rate:,.0f}", note))
-        if self.one and self.two:
-            one, two = self.one, self.two
-            out.append((f"one worker, records given after it joined ({self.scale_loop})",
-                        f"{one.rate:,.0f}", f"{one.cpu_us:.0f} us CPU a record; machine "
-                        f"{one.busy_cores:.2f} cores busy"))  # fmt: skip
-            out.append((f"two workers in one group ({self.scale_loop})", f"{two.rate:,.0f}",
-                        f"{two.rate / one.rate:.2f} of one; {two.cpu_us:.0f} us CPU a record; "
-                        f"machine {two.busy_cores:.2f} cores busy"))  # fmt: skip
+        if self.scale_runs:
+            ones, twos = [one for one, _ in self.scale_runs], [two for _, two in self.scale_runs]
+            ratios = self.scale_ratios()
+            spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+            rounds = f"median of {len(ratios)}, {self.scale_records:,} records each"
+            out.append((f"one worker, records given after it joined ({self.scale_loop}), {rounds}",
+                        f"{median(r.rate for r in ones):,.0f}",
+                        f"{median(r.cpu_us for r in ones):.0f} us CPU a record; machine "
+                        f"{median(r.busy_cores for r in ones):.2f} cores busy"))  # fmt: skip
+            out.append((f"two workers in one group ({self.scale_loop}), {rounds}",
+                        f"{median(r.rate for r in twos):,.0f}",
+                        f"{median(ratios):.2f}{spread} of one; "
+                        f"{median(r.cpu_us for r in twos):.0f} us CPU a record; machine "
+                        f"{median(r.busy_cores for r in twos):.2f} cores busy"))  # fmt: skip
         if self.paced_error:
             out.append(("paced run", "failed", self.paced_error))
         if self.paced_rate:
@@ -183,7 +202,7 @@ def bench_hot_path(
     paced_seconds: float = 20.0,
     loops: tuple[str, ...] = ("aio", "uvloop"),
     rounds: int = 3,
-    scale: bool = True,
+    scale_rounds: int = 3,
     progress: Callable[[str], None] = _say,
 ) -> HotPathBench:
     """Run every contender against one scratch broker; a few minutes."""
@@ -204,11 +223,18 @@ def bench_hot_path(
                 with _worker(boot, topic, work, empty=False, loop=loop) as w:
                     result.full_runs.setdefault(loop, []).append(_run(w, len(sample)))
         loop = loops[-1]
-        if scale:
+        if scale_rounds:
             result.scale_loop = loop
-            progress(f"one worker, then two in one group ({loop})")
-            result.one = _scaled(boot, work, sample, loop, workers=1)
-            result.two = _scaled(boot, work, sample, loop, workers=2)
+            # Longer than the rounds above: one worker's window on 40,000 records was 4-6 s,
+            # and single windows that short moved by a quarter from one run to the next.
+            backlog = sample_records(cars, records * SCALE_BACKLOG)
+            result.scale_records = len(backlog)
+            for round_ in range(scale_rounds):
+                progress(f"round {round_ + 1} of {scale_rounds}: one worker, then two in one "
+                         f"group ({loop}), {len(backlog):,} records")  # fmt: skip
+                one = _scaled(boot, work, backlog, loop, workers=1)
+                two = _scaled(boot, work, backlog, loop, workers=2)
+                result.scale_runs.append((one, two))
         if paced_seconds > 0:
             progress(f"paced run at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s ({loop})")
             with _worker(boot, topic, work, empty=False, loop=loop) as w:
@@ -476,10 +502,17 @@ def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRu
 
 def _paced(
     result: HotPathBench, boot: str, topic: str, worker: _worker, after: datetime, rate: float,
-    seconds: float,
+    seconds: float, warm_s: float = PACED_WARM_S,
 ) -> None:  # fmt: skip
-    """Cars that start a trouble code at staggered times; alert latency per opened alert."""
-    cars, span = int(rate), int(seconds)  # one reading a second per car
+    """Cars that start a trouble code at staggered times; alert latency per opened alert.
+
+    The same cars report for ``warm_s`` seconds first, without a fault: a
+    fleet that has been reporting for a while, not one whose every car is new
+    to the worker, on a broker whose JIT compiler has done its work (a fresh
+    broker's compiler threads took a quarter of a core for the first half
+    minute of this load). Figures are taken over the ``seconds`` after it.
+    """
+    cars, span, warm = int(rate), int(seconds), int(warm_s)  # one reading a second per car
     vins = [with_check_digit(f"WBENCH0{i:010d}") for i in range(cars)]
     stamps: dict[tuple[str, datetime], int] = {}
     watcher = _ViewWatcher(worker.database)
@@ -491,19 +524,24 @@ def _paced(
         [encode_event(new_event(
             vin=vin, seq=second, event_time=after + timedelta(seconds=1 + second), speed=50.0,
             odometer=1000.0 + second / 72,
-            dtcs=("P0420",) if second >= 1 + i % max(span - 7, 1) else None,
+            dtcs=("P0420",) if second - warm >= 1 + i % max(span - 7, 1) else None,
         )) for i, vin in enumerate(vins)]
-        for second in range(span)
+        for second in range(warm + span)
     ]  # fmt: skip
     start = time.perf_counter()
 
     def writers() -> float:
         return sum(_cpu_s(c) for c in _children(worker.proc.pid))
 
-    cpu0, busy0, kids0, own0, java0 = (_cpu_s(worker.proc.pid), _machine_busy_s(), writers(),
-                                       time.process_time(), _java_cpu_s())  # fmt: skip
+    def counters() -> tuple[float, ...]:
+        return (time.perf_counter(), _cpu_s(worker.proc.pid), _machine_busy_s(), writers(),
+                time.process_time(), _java_cpu_s())  # fmt: skip
+
+    marks = counters()
     try:
         for second, payloads in enumerate(by_second):
+            if second == warm:
+                marks = counters()  # the measured part starts
             at = after + timedelta(seconds=1 + second)
             for i, (vin, payload) in enumerate(zip(vins, payloads, strict=True)):
 
@@ -523,13 +561,15 @@ def _paced(
                     if ahead > 0:
                         time.sleep(ahead)
         producer.flush(30)
-        took = time.perf_counter() - start
+        took, worker_s, busy_s, writer_s, own_s, java_s = (
+            now - then for now, then in zip(counters(), marks, strict=True)
+        )
         result.paced_rate = cars * span / took
-        result.paced_worker_cores = (_cpu_s(worker.proc.pid) - cpu0) / took
-        result.paced_machine_cores = (_machine_busy_s() - busy0) / took
-        result.paced_writer_cores = (writers() - kids0) / took
-        result.paced_generator_cores = (time.process_time() - own0) / took
-        result.paced_broker_cores = (_java_cpu_s() - java0) / took
+        result.paced_worker_cores = worker_s / took
+        result.paced_machine_cores = busy_s / took
+        result.paced_writer_cores = writer_s / took
+        result.paced_generator_cores = own_s / took
+        result.paced_broker_cores = java_s / took
         latencies = _alert_latencies(boot, worker.alerts, stamps)
         time.sleep(2.0)  # the view is flushed every second
     finally:
@@ -643,7 +683,7 @@ def main() -> int:
     args = sys.argv[1:]
     if args[:1] == ["paced"]:  # only the latency stage: ``paced RATE [LOOP]``
         rate, loop = float(args[1]), (args[2] if args[2:] else "aio")
-        r = bench_hot_path(records=10_000, loops=(loop,), rounds=0, scale=False,
+        r = bench_hot_path(records=10_000, loops=(loop,), rounds=0, scale_rounds=0,
                            paced_rate=rate, paced_seconds=30)  # fmt: skip
     else:
         r = bench_hot_path(paced_rate=float(args[0]) if args else 5000.0)
