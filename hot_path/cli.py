@@ -13,6 +13,7 @@ from fleet.config import KafkaSettings
 from fleet.errors import ConfigError
 from fleet.topics import replication_factor
 from hot_path.config import HotPathSettings
+from hot_path.runtime import tune_gc
 
 log = logging.getLogger(__name__)
 USAGE = (
@@ -47,6 +48,7 @@ def worker(args: list[str]) -> int:
     if settings.replication_factor is None:
         brokers = cluster_brokers(KafkaSettings())
         app.conf.topic_replication_factor = replication_factor(brokers)
+    tune_gc(settings.gc_threshold)
     # Faust's worker command sets web_enabled from its own flag (default on): pass ours.
     web = "--with-web" if settings.web_enabled else "--without-web"
     loop = ["--loop", settings.loop] if settings.loop != "aio" else []

@@ -117,6 +117,11 @@ class HotPathSettings(BaseSettings):
     """The agent runs the rules over up to this many records at a time."""
     batch_wait_s: float = Field(default=0.05, gt=0, le=5)
     """...or over what arrived within this long (the most a quiet stream waits)."""
+    gc_threshold: int = Field(default=10_000, ge=700, le=1_000_000)
+    """Allocations between the youngest generation's garbage collections (Python's: 700).
+
+    For the worker and its view writer, which also freeze what they hold at
+    start-up (`hot_path.runtime.tune_gc`; docs/hot_path.md, "Garbage collection")."""
     stall_check_every_s: float = Field(default=10.0, gt=0, le=600)
     """How often the worker looks for a commit waiting on records nobody holds."""
     state_flush_every_s: float = Field(default=5.0, gt=0, le=60)

@@ -48,6 +48,7 @@ from fleet.errors import ContractError
 from fleet.telemetry import decode_event
 from hot_path.config import HotPathSettings
 from hot_path.events import decode_alert
+from hot_path.runtime import tune_gc
 from hot_path.speed_store import SpeedStore, connect_store
 
 log = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ def serve(report: Callable[[WriterStats], None] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     parent = os.getppid()
     writer = ViewWriter.from_settings(settings, KafkaSettings())
+    tune_gc(settings.gc_threshold)
     log.info("speed-view writer: group %s, topics %s and %s", settings.views_group(),
              settings.telemetry_topic, settings.alerts_topic)  # fmt: skip
     stats = writer.run(lambda: stop.is_set() or (report is not None and os.getppid() != parent),

@@ -1,0 +1,44 @@
+"""The garbage-collector tuning the worker and its view writer apply at start-up."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from hot_path.config import HotPathSettings
+from hot_path.runtime import tune_gc
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    before = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*before)
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_the_setting_sets_the_youngest_threshold_and_keeps_the_older_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOT_GC_THRESHOLD", "25000")
+    _, older, oldest = gc.get_threshold()
+    tune_gc(HotPathSettings().gc_threshold)
+    assert gc.get_threshold() == (25000, older, oldest)
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_what_is_loaded_at_start_up_is_left_out_of_later_collections() -> None:
+    held = [[f"car {i}"] for i in range(1000)]  # lives on, like the loaded modules
+    tune_gc(10_000)
+    assert gc.get_freeze_count() >= len(held)
+    collected = {id(obj) for obj in gc.get_objects()}  # every generation; frozen ones are not
+    assert all(gc.is_tracked(obj) and id(obj) not in collected for obj in held)
+
+
+def test_a_threshold_below_pythons_own_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOT_GC_THRESHOLD", "10")
+    with pytest.raises(ValueError, match="gc_threshold"):
+        HotPathSettings()
