@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Table, insert, select
 
 from fleet.alerts import AlertKind, Severity
 from fleet.store import (
@@ -107,3 +107,35 @@ def test_buckets_behind_the_batch_watermark_expire(engine: Engine) -> None:
         conn.execute(insert(batch_current).values(id=1, version=1))
     assert store.expire(60) == 1
     assert list(totals(engine)) == [3600.0]
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "copy"),
+    [
+        (speed_vehicle_state, "vin", "WBACOPY0000000000"),
+        (speed_increments, "vin", "WBACOPY0000000000"),
+        (speed_alerts, "alert_id", "a copy"),
+    ],
+)
+def test_stored_values_are_the_text_sqlalchemy_stores(
+    engine: Engine, table: Table, key: str, copy: str
+) -> None:
+    """The writer hands the driver its own rows; serving compares them with what SQLAlchemy binds.
+
+    A timestamp stored as other text than SQLAlchemy's (say with ``+00:00``)
+    reads back the same, yet compares wrongly in SQL against a bound value
+    (a bucket at the watermark, the newest state of a car).
+    """
+    store = new_store(engine)
+    feed(store, [0, 1, 61])
+    store.alert(alert(AlertStatus.OPENED, 5))
+    store.flush()
+    with engine.begin() as conn:
+        written = conn.execute(select(table)).mappings().first()
+        assert written is not None
+        conn.execute(insert(table).values({**written, key: copy}))  # SQLAlchemy's own binding
+        raw = conn.exec_driver_sql(f"SELECT * FROM {table.name}").all()
+    theirs = next(tuple(r) for r in raw if copy in tuple(r))
+    ours = next(tuple(r) for r in raw if tuple(r)[0] == written[table.c[key].name]
+                and copy not in tuple(r))  # fmt: skip
+    assert [v for v in ours if v != written[key]] == [v for v in theirs if v != copy]
