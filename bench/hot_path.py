@@ -156,13 +156,17 @@ class HotPathBench:
             rounds = f"median of {len(ratios)}, {self.scale_records:,} records each"
             out.append((f"one worker, records given after it joined ({self.scale_loop}), {rounds}",
                         f"{median(r.rate for r in ones):,.0f}",
-                        f"{median(r.cpu_us for r in ones):.0f} us CPU a record; machine "
-                        f"{median(r.busy_cores for r in ones):.2f} cores busy"))  # fmt: skip
+                        f"{median(r.cpu_us for r in ones):.0f} us CPU a record; cores: writer "
+                        f"{median(r.writer_cores for r in ones):.2f}, broker "
+                        f"{median(r.broker_cores for r in ones):.2f}, machine "
+                        f"{median(r.busy_cores for r in ones):.2f} busy"))  # fmt: skip
             out.append((f"two workers in one group ({self.scale_loop}), {rounds}",
                         f"{median(r.rate for r in twos):,.0f}",
                         f"{median(ratios):.2f}{spread} of one; "
-                        f"{median(r.cpu_us for r in twos):.0f} us CPU a record; machine "
-                        f"{median(r.busy_cores for r in twos):.2f} cores busy"))  # fmt: skip
+                        f"{median(r.cpu_us for r in twos):.0f} us CPU a record; cores: writers "
+                        f"{median(r.writer_cores for r in twos):.2f}, broker "
+                        f"{median(r.broker_cores for r in twos):.2f}, machine "
+                        f"{median(r.busy_cores for r in twos):.2f} busy"))  # fmt: skip
         if self.paced_error:
             out.append(("paced run", "failed", self.paced_error))
         if self.paced_rate:
@@ -472,6 +476,9 @@ class PoolRun:
     """The workers' CPU (their writers' not included) per record, summed."""
     busy_cores: float
     """The whole machine's busy CPU over the window, in cores (every process, ours or not)."""
+    writer_cores: float = 0.0
+    """The workers' speed-view writers over the window, in cores."""
+    broker_cores: float = 0.0
 
 
 def _machine_busy_s() -> float:
@@ -480,24 +487,43 @@ def _machine_busy_s() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+POLL_S = 0.2
+"""How often the workers' counters are read: a scrape costs a full worker 1.5 ms of CPU."""
+
+
 def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRun:
-    """`_rate`, with the workers' CPU per record and the machine's busy cores meanwhile."""
-    marks: list[tuple[float, float, float, float]] = []  # (time, records, CPU, machine busy)
+    """`_rate`, with the workers' CPU per record and the machine's busy cores meanwhile.
+
+    The window runs from the first reading at 5 % of ``total`` to the last
+    one taken while the workers were still at work: a reading of every record
+    may come up to ``POLL_S`` after they finished.
+    """
+    Mark = tuple[float, float, float, float, float, float]
+    marks: list[Mark] = []  # (time, records, CPU, machine busy, writers' CPU, broker's CPU)
     deadline = time.monotonic() + timeout
-    while len(marks) < 2 and time.monotonic() < deadline:
+    while not marks or marks[-1][1] < 0.95 * total:
+        if time.monotonic() > deadline:
+            tail = pool[0].log_path.read_text()[-3000:]
+            raise RuntimeError(f"workers did not finish in {timeout:.0f} s:\n{tail}")
         for w in pool:
             w.check()
         n, now = sum(w.count() for w in pool), time.perf_counter()
-        if n >= (0.05, 0.95)[len(marks)] * total:
-            cpu = sum(_cpu_s(w.proc.pid) for w in pool)
-            marks.append((now, n, cpu, _machine_busy_s()))
-        time.sleep(0.05)
-    if len(marks) < 2:
-        tail = pool[0].log_path.read_text()[-3000:]
-        raise RuntimeError(f"workers did not finish in {timeout:.0f} s:\n{tail}")
-    (t0, n0, c0, b0), (t1, n1, c1, b1) = marks
-    n = max(n1 - n0, 1)
-    return PoolRun((n1 - n0) / (t1 - t0), (c1 - c0) / n * 1e6, (b1 - b0) / (t1 - t0))
+        if n >= 0.05 * total:
+            marks.append((now, n, sum(_cpu_s(w.proc.pid) for w in pool), _machine_busy_s(),
+                          sum(_cpu_s(c) for w in pool for c in _children(w.proc.pid)),
+                          _java_cpu_s()))  # fmt: skip
+        time.sleep(POLL_S)
+    first, last = marks[0], marks[-1]
+    if last[1] >= total and len(marks) > 2:
+        last = marks[-2]  # the last reading before every record was in
+    t0, n0, c0, b0, w0, j0 = first
+    t1, n1, c1, b1, w1, j1 = last
+    took, n = t1 - t0, max(n1 - n0, 1)
+    if took <= 0:
+        raise RuntimeError(f"{total:,} records went by between two readings {POLL_S} s apart: "
+                           "give the benchmark more records")  # fmt: skip
+    return PoolRun(n / took, (c1 - c0) / n * 1e6, (b1 - b0) / took, (w1 - w0) / took,
+                   (j1 - j0) / took)  # fmt: skip
 
 
 def _paced(
