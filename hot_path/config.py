@@ -140,8 +140,11 @@ class HotPathSettings(BaseSettings):
     speed_bucket_s: int = speed_bucket_field("speed_bucket_s")  # FLEET_SPEED_BUCKET_S, shared
     speed_flush_every_s: float = Field(default=0.5, gt=0)
     """How often the writer writes its pending rows (the views' delay behind Kafka)."""
-    speed_nice: int = Field(default=10, ge=0, le=19)
-    """How much lower the worker's writer runs than the worker (``nice``; 0: the same)."""
+    speed_nice: int = Field(default=19, ge=0, le=19)
+    """How much lower the worker's writer runs than the worker (``nice``; 0: the same).
+
+    19, the lowest: at 10 the two writers of two workers still took 0.2 of the
+    two cores the workers needed (docs/hot_path.md, "Fifth round")."""
     speed_read_batch: int = Field(default=2000, ge=1)
     """Records the writer takes from its consumer at a time."""
     speed_fetch_wait_ms: int = Field(default=200, ge=0, le=5000)
