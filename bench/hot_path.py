@@ -12,9 +12,9 @@ broker, each in its own consumer group, one after the other in the same run:
   (the machine's load moves single runs by a fifth or more). CPU time per
   record is read off ``/proc`` for the worker and, apart, its writer;
 - one worker, then two workers in one group, each started on an empty topic,
-  given a backlog twice as long once every worker owns its partitions (so
-  the rebalance is not in the window), ``scale_rounds`` times over; the
-  median of the rounds' ratios is the scale-out;
+  given the same records once every worker owns its partitions (so the
+  rebalance is not in the window), ``scale_rounds`` times over; the median
+  of the rounds' ratios is the scale-out;
 - the full worker, caught up, at ``paced_rate`` records a second: the same
   cars report for ``PACED_WARM_S`` seconds without a fault (a fleet that has
   been reporting for a while, on a broker whose JIT compiler is done), then
@@ -72,8 +72,6 @@ log = logging.getLogger(__name__)
 COUNTER = "hot_path_events"
 PACED_WARM_S = 20.0
 """Seconds of the paced load, without faults, before the paced figures are taken."""
-SCALE_BACKLOG = 2
-"""The scale stage's backlog, in multiples of ``records``."""
 WRITER_COUNTER = "hot_path_speed_records"
 
 
@@ -200,7 +198,7 @@ def _say(message: str) -> None:
 
 def bench_hot_path(
     *,
-    records: int = 40_000,
+    records: int = 80_000,
     cars: int = 2000,
     paced_rate: float = 5000.0,
     paced_seconds: float = 20.0,
@@ -229,15 +227,12 @@ def bench_hot_path(
         loop = loops[-1]
         if scale_rounds:
             result.scale_loop = loop
-            # Longer than the rounds above: one worker's window on 40,000 records was 4-6 s,
-            # and single windows that short moved by a quarter from one run to the next.
-            backlog = sample_records(cars, records * SCALE_BACKLOG)
-            result.scale_records = len(backlog)
+            result.scale_records = len(sample)
             for round_ in range(scale_rounds):
                 progress(f"round {round_ + 1} of {scale_rounds}: one worker, then two in one "
-                         f"group ({loop}), {len(backlog):,} records")  # fmt: skip
-                one = _scaled(boot, work, backlog, loop, workers=1)
-                two = _scaled(boot, work, backlog, loop, workers=2)
+                         f"group ({loop})")  # fmt: skip
+                one = _scaled(boot, work, sample, loop, workers=1)
+                two = _scaled(boot, work, sample, loop, workers=2)
                 result.scale_runs.append((one, two))
         if paced_seconds > 0:
             progress(f"paced run at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s ({loop})")
