@@ -223,7 +223,12 @@ def bench_hot_path(
                     result.empty_runs.setdefault(loop, []).append(_run(w, len(sample)))
                 progress(f"round {round_ + 1} of {rounds}: full worker ({loop})")
                 with _worker(boot, topic, work, empty=False, loop=loop) as w:
-                    result.full_runs.setdefault(loop, []).append(_run(w, len(sample)))
+                    full = _run(w, len(sample))
+                result.full_runs.setdefault(loop, []).append(full)
+                empty = result.empty_runs[loop][-1]
+                progress(f"  empty {empty.rate:,.0f}/s ({empty.cpu_us:.0f} us a record), full "
+                         f"{full.rate:,.0f}/s ({full.cpu_us:.0f} us): "
+                         f"{full.rate / empty.rate:.2f}")  # fmt: skip
         loop = loops[-1]
         if scale_rounds:
             result.scale_loop = loop
@@ -234,6 +239,9 @@ def bench_hot_path(
                 one = _scaled(boot, work, sample, loop, workers=1)
                 two = _scaled(boot, work, sample, loop, workers=2)
                 result.scale_runs.append((one, two))
+                progress(f"  one {one.rate:,.0f}/s ({one.cpu_us:.0f} us a record), two "
+                         f"{two.rate:,.0f}/s ({two.cpu_us:.0f} us): "
+                         f"{two.rate / one.rate:.2f}")  # fmt: skip
         if paced_seconds > 0:
             progress(f"paced run at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s ({loop})")
             with _worker(boot, topic, work, empty=False, loop=loop) as w:
