@@ -121,7 +121,7 @@ class HotPathSettings(BaseSettings):
     """Allocations between the youngest generation's garbage collections (Python's: 700).
 
     For the worker and its view writer, which also freeze what they hold at
-    start-up (`hot_path.runtime.tune_gc`; docs/hot_path.md, "Garbage collection")."""
+    start-up (`hot_path.runtime.tune_gc`; docs/hot_path.md, "Fifth round", item 2)."""
     stall_check_every_s: float = Field(default=10.0, gt=0, le=600)
     """How often the worker looks for a commit waiting on records nobody holds."""
     state_flush_every_s: float = Field(default=5.0, gt=0, le=60)

@@ -31,6 +31,7 @@ from sqlalchemy.exc import OperationalError
 
 from fleet.metrics import Reading
 from fleet.store import (
+    UtcDateTime,
     connect,
     current_version,
     speed_alerts,
@@ -255,36 +256,48 @@ class _Rows:
     parameter bookkeeping and type processors: with a state row and a bucket
     row per record (cars reporting once a second), that was two thirds of the
     writer's flush and a third of its CPU. Here only the columns whose type
-    has a processor (the timestamps) are processed, each distinct value once.
+    has a processor (the timestamps; the floats on SQLite) are processed, with
+    the dialect's own processors, and each distinct timestamp only once.
     """
 
     def __init__(self, stmt: Any, dialect: Dialect, columns: list[str]) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=columns)
+        if compiled.insert_prefetch or compiled.update_prefetch or compiled.escaped_bind_names:
+            raise ValueError("_Rows takes statements without Python-side defaults or escaped "
+                             f"bind names: {compiled.string}")  # fmt: skip
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
-        self.names = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
+        if self.positional:
+            self.names = list(compiled.positiontup or [])
+        else:  # the names the SQL uses, each once
+            self.names = list(dict.fromkeys(compiled.bind_names.values()))
         binds = compiled.binds
-        # (name, the bind's own value if the row has none (literals of SET clauses), processor:
-        # the type as the dialect implements it, as SQLAlchemy's own execution takes it)
+        # Per name: does a row have to give it (a column) or has the bind its own value (a
+        # literal of a SET clause); the processor of the type as the dialect implements it,
+        # as SQLAlchemy's own execution takes it; whether to process each value once.
         self.slots = [
-            (name, binds[name].effective_value,
-             binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            (name, binds[name].required, binds[name].effective_value,
+             binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+             isinstance(binds[name].type, UtcDateTime))
             for name in self.names
         ]  # fmt: skip
 
     def execute(self, conn: Any, rows: list[dict[str, Any]]) -> None:
-        done: dict[tuple[int, Any], Any] = {}  # (slot, value) -> processed value
+        done: dict[tuple[int, Any], Any] = {}  # (slot, timestamp) -> processed value
         out: list[Any] = []
         for row in rows:
             values = []
-            for i, (name, default, process) in enumerate(self.slots):
-                value = row.get(name, default)
+            for i, (name, required, default, process, once) in enumerate(self.slots):
+                value = row[name] if required else row.get(name, default)
                 if process is not None and value is not None:
-                    key = (i, value)
-                    processed = done.get(key)
-                    if processed is None:
-                        processed = done[key] = process(value)
-                    value = processed
+                    if once:
+                        key = (i, value)
+                        processed = done.get(key)
+                        if processed is None:
+                            processed = done[key] = process(value)
+                        value = processed
+                    else:
+                        value = process(value)
                 values.append(value)
             out.append(
                 tuple(values) if self.positional else dict(zip(self.names, values, strict=True))

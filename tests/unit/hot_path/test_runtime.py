@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -13,10 +14,12 @@ from hot_path.runtime import tune_gc
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
-    before = gc.get_threshold()
+    before, enabled = gc.get_threshold(), gc.isenabled()
     yield
     gc.unfreeze()
     gc.set_threshold(*before)
+    if enabled:
+        gc.enable()
 
 
 @pytest.mark.usefixtures("restored_gc")
@@ -33,9 +36,23 @@ def test_the_setting_sets_the_youngest_threshold_and_keeps_the_older_ones(
 def test_what_is_loaded_at_start_up_is_left_out_of_later_collections() -> None:
     held = [[f"car {i}"] for i in range(1000)]  # lives on, like the loaded modules
     tune_gc(10_000)
-    assert gc.get_freeze_count() >= len(held)
     collected = {id(obj) for obj in gc.get_objects()}  # every generation; frozen ones are not
     assert all(gc.is_tracked(obj) and id(obj) not in collected for obj in held)
+
+
+class _Node:
+    me: object = None
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_garbage_of_the_start_up_is_collected_not_frozen_for_good() -> None:
+    gc.disable()  # no collection of its own in between
+    cycle = _Node()
+    cycle.me = cycle  # only a collection frees it
+    gone = weakref.ref(cycle)
+    del cycle
+    tune_gc(10_000)
+    assert gone() is None
 
 
 def test_a_threshold_below_pythons_own_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

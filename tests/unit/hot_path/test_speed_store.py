@@ -129,6 +129,7 @@ def test_stored_values_are_the_text_sqlalchemy_stores(
     store = new_store(engine)
     feed(store, [0, 1, 61])
     store.alert(alert(AlertStatus.OPENED, 5))
+    store.alert(alert(AlertStatus.RESOLVED, 9))  # a resolved_at to compare as well
     store.flush()
     with engine.begin() as conn:
         written = conn.execute(select(table)).mappings().first()
