@@ -11,10 +11,11 @@ broker, each in its own consumer group, one after the other in the same run:
   cost of the hot path itself, and the median over the rounds is the figure
   (the machine's load moves single runs by a fifth or more). CPU time per
   record is read off ``/proc`` for the worker and, apart, its writer;
-- one worker, then two workers in one group, each started on an empty topic,
-  given the same records once every worker owns its partitions (so the
-  rebalance is not in the window), ``scale_rounds`` times over; the median
-  of the rounds' ratios is the scale-out;
+- one worker and two workers in one group (in turn one or two first), each
+  started on an empty topic and given the same records once every worker
+  owns its partitions (so the rebalance is not in the window),
+  ``scale_rounds`` times over; the median of the rounds' ratios is the
+  scale-out;
 - the full worker, caught up, at ``paced_rate`` records a second: the same
   cars report for ``PACED_WARM_S`` seconds without a fault (a fleet that has
   been reporting for a while, on a broker whose JIT compiler is done), then
@@ -24,7 +25,8 @@ broker, each in its own consumer group, one after the other in the same run:
   in the worker's serving store (polled every 50 ms) minus the same timestamp.
 
 Faust contenders run as worker processes and are timed from the outside, on
-their Prometheus counters, between 5 % and 95 % of the records. Everything a
+their Prometheus counters read every ``POLL_S``, between 5 % and 95 % of the
+records (`_pool_run`). Everything a
 worker writes (state, serving store, logs) is under one temporary directory.
 ``python -m bench.hot_path [RATE]`` prints the figures, ``python -m
 bench.hot_path paced RATE [aio|uvloop]`` only the paced stage (30 s after the
@@ -91,7 +93,7 @@ class HotPathBench:
     empty_runs: dict[str, list[Run]] = field(default_factory=dict)  # event loop -> rounds
     full_runs: dict[str, list[Run]] = field(default_factory=dict)
     scale_runs: list[tuple[PoolRun, PoolRun]] = field(default_factory=list)
-    """Per round: one worker, then two in one group, each on a fresh topic."""
+    """Per round: one worker and two in one group (in turn one or two first), on fresh topics."""
     scale_records: int = 0
     scale_loop: str = ""
     paced_rate: float = 0.0
@@ -234,10 +236,15 @@ def bench_hot_path(
             result.scale_loop = loop
             result.scale_records = len(sample)
             for round_ in range(scale_rounds):
-                progress(f"round {round_ + 1} of {scale_rounds}: one worker, then two in one "
+                progress(f"round {round_ + 1} of {scale_rounds}: one worker and two in one "
                          f"group ({loop})")  # fmt: skip
-                one = _scaled(boot, work, sample, loop, workers=1)
-                two = _scaled(boot, work, sample, loop, workers=2)
+                # Alternately one first and two first: the broker gathers topics as rounds go.
+                if round_ % 2:
+                    two = _scaled(boot, work, sample, loop, workers=2)
+                    one = _scaled(boot, work, sample, loop, workers=1)
+                else:
+                    one = _scaled(boot, work, sample, loop, workers=1)
+                    two = _scaled(boot, work, sample, loop, workers=2)
                 result.scale_runs.append((one, two))
                 progress(f"  one {one.rate:,.0f}/s ({one.cpu_us:.0f} us a record), two "
                          f"{two.rate:,.0f}/s ({two.cpu_us:.0f} us): "
@@ -497,9 +504,10 @@ POLL_S = 0.2
 def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRun:
     """`_rate`, with the workers' CPU per record and the machine's busy cores meanwhile.
 
-    The window runs from the first reading at 5 % of ``total`` to the last
-    one taken while the workers were still at work: a reading of every record
-    may come up to ``POLL_S`` after they finished.
+    The window runs from the first reading at 5 % of ``total`` or more to
+    the first at 95 % or more; if that one counted every record, the one
+    before it (the workers may have finished up to ``POLL_S`` earlier). Not
+    to 100 %: of two workers, one often finishes its partitions first.
     """
     Mark = tuple[float, float, float, float, float, float]
     marks: list[Mark] = []  # (time, records, CPU, machine busy, writers' CPU, broker's CPU)
@@ -517,13 +525,13 @@ def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRu
                           _java_cpu_s()))  # fmt: skip
         time.sleep(POLL_S)
     first, last = marks[0], marks[-1]
-    if last[1] >= total and len(marks) > 2:
-        last = marks[-2]  # the last reading before every record was in
+    if last[1] >= total:
+        last = marks[-2] if len(marks) > 2 else first  # the last reading before all were in
     t0, n0, c0, b0, w0, j0 = first
     t1, n1, c1, b1, w1, j1 = last
     took, n = t1 - t0, max(n1 - n0, 1)
     if took <= 0:
-        raise RuntimeError(f"{total:,} records went by between two readings {POLL_S} s apart: "
+        raise RuntimeError(f"{total:,} records went by within two readings {POLL_S} s apart: "
                            "give the benchmark more records")  # fmt: skip
     return PoolRun(n / took, (c1 - c0) / n * 1e6, (b1 - b0) / took, (w1 - w0) / took,
                    (j1 - j0) / took)  # fmt: skip
