@@ -110,8 +110,9 @@ class HotPathBench:
     """The whole machine's busy CPU meanwhile, in cores (of 2 here)."""
     paced_writer_cores: float = 0.0
     paced_generator_cores: float = 0.0
-    paced_broker_cores: float = 0.0
     """This process: the paced producer and its delivery callbacks, the view watcher."""
+    paced_broker_cores: float = 0.0
+    """The machine's Java processes: the scratch broker."""
 
     @property
     def empty_rate(self) -> dict[str, float]:
@@ -250,7 +251,10 @@ def bench_hot_path(
                          f"{two.rate:,.0f}/s ({two.cpu_us:.0f} us): "
                          f"{two.rate / one.rate:.2f}")  # fmt: skip
         if paced_seconds > 0:
-            progress(f"paced run at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s ({loop})")
+            progress(
+                f"paced run at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s after "
+                f"{PACED_WARM_S:.0f} s of warm-up ({loop})"
+            )
             with _worker(boot, topic, work, empty=False, loop=loop) as w:
                 try:
                     _rate([w], len(sample))  # caught up first
@@ -446,6 +450,11 @@ def _java_cpu_s() -> float:
     return total
 
 
+def _writer_cpu_s(w: _worker) -> float:
+    """CPU seconds of the worker's speed-view writer (its child processes)."""
+    return sum(_cpu_s(c) for c in _children(w.proc.pid))
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -470,7 +479,7 @@ def _run(w: _worker, total: int, timeout: float = 300.0) -> Run:
             raise RuntimeError(f"the worker's view writer did not finish in {timeout:.0f} s:\n"
                                f"{w.log_path.read_text()[-3000:]}")  # fmt: skip
         time.sleep(0.05)
-    writer_s = sum(_cpu_s(c) for c in _children(w.proc.pid))
+    writer_s = _writer_cpu_s(w)
     return Run(run.rate, run.cpu_us, writer_s / total * 1e6)
 
 
@@ -521,7 +530,7 @@ def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRu
         n, now = sum(w.count() for w in pool), time.perf_counter()
         if n >= 0.05 * total:
             marks.append((now, n, sum(_cpu_s(w.proc.pid) for w in pool), _machine_busy_s(),
-                          sum(_cpu_s(c) for w in pool for c in _children(w.proc.pid)),
+                          sum(_writer_cpu_s(w) for w in pool),
                           _java_cpu_s()))  # fmt: skip
         time.sleep(POLL_S)
     first, last = marks[0], marks[-1]
@@ -567,12 +576,9 @@ def _paced(
     ]  # fmt: skip
     start = time.perf_counter()
 
-    def writers() -> float:
-        return sum(_cpu_s(c) for c in _children(worker.proc.pid))
-
     def counters() -> tuple[float, ...]:
-        return (time.perf_counter(), _cpu_s(worker.proc.pid), _machine_busy_s(), writers(),
-                time.process_time(), _java_cpu_s())  # fmt: skip
+        return (time.perf_counter(), _cpu_s(worker.proc.pid), _machine_busy_s(),
+                _writer_cpu_s(worker), time.process_time(), _java_cpu_s())  # fmt: skip
 
     marks = counters()
     try:
