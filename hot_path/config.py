@@ -145,6 +145,14 @@ class HotPathSettings(BaseSettings):
 
     19, the lowest: at 10 the two writers of two workers still took 0.2 of the
     two cores the workers needed (docs/hot_path.md, "Fifth round")."""
+    speed_sched_idle: bool = True
+    """The worker's writer runs under Linux's ``SCHED_IDLE`` policy as well.
+
+    It then runs only on CPU no other task wants, and gives a core back the
+    moment the worker wakes on it: at nice 19 alone two writers took 0.14-0.20
+    of the two cores the workers waited for (docs/hot_path.md, "Sixth round").
+    On a machine kept busy by other work the views fall behind: set it false
+    there, and raise the writer's share with a lower ``HOT_SPEED_NICE``."""
     speed_read_batch: int = Field(default=2000, ge=1)
     """Records the writer takes from its consumer at a time."""
     speed_fetch_wait_ms: int = Field(default=200, ge=0, le=5000)

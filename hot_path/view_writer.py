@@ -48,7 +48,7 @@ from fleet.errors import ContractError
 from fleet.telemetry import decode_event
 from hot_path.config import HotPathSettings
 from hot_path.events import decode_alert
-from hot_path.runtime import tune_gc
+from hot_path.runtime import run_below, tune_gc
 from hot_path.speed_store import SpeedStore, connect_store
 
 log = logging.getLogger(__name__)
@@ -268,7 +268,8 @@ def child_main(conn: Connection) -> None:
     _die_with_parent()
     # The detector first: when the cores are all busy the views fall behind, not the
     # alerts, and a writer that is behind writes bigger, cheaper batches.
-    os.nice(HotPathSettings().speed_nice)
+    settings = HotPathSettings()
+    run_below(settings.speed_nice, idle=settings.speed_sched_idle)
 
     def report(stats: WriterStats) -> None:
         try:

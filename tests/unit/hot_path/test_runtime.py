@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 
@@ -59,3 +62,20 @@ def test_a_threshold_below_pythons_own_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOT_GC_THRESHOLD", "10")
     with pytest.raises(ValueError, match="gc_threshold"):
         HotPathSettings()
+
+
+def _scheduling_after(call: str) -> tuple[int, int]:
+    """(scheduling policy, nice) of a fresh interpreter after ``call`` (it cannot be undone)."""
+    code = ("import os; from hot_path.runtime import run_below; " + call +
+            "; print(os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    policy, nice = out.stdout.split()
+    return int(policy), int(nice)
+
+
+def test_the_writer_runs_idle_and_at_its_nice() -> None:
+    assert _scheduling_after("run_below(19, idle=True)") == (os.SCHED_IDLE, 19)
+
+
+def test_without_idle_only_the_nice_changes() -> None:
+    assert _scheduling_after("run_below(7, idle=False)") == (os.SCHED_OTHER, 7)
