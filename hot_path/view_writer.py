@@ -93,6 +93,11 @@ class ViewWriter:
             # first, lets it answer a few times a second (the views are flushed at 0.5 s).
             "fetch.min.bytes": 64 * 1024,
             "fetch.wait.max.ms": settings.speed_fetch_wait_ms,
+            # Per topic, the same partition numbers to each writer: every writer gets its
+            # share of the telemetry, with the alerts of the same cars (co-partitioned).
+            # Cooperative-sticky balances the count over both topics, and gave one of two
+            # writers all twelve telemetry partitions and the other only alerts.
+            "partition.assignment.strategy": "range",
         }
         consumer = Consumer(kafka.consumer_config(settings.views_group(), **overrides))
         return cls(settings, store, consumer)

@@ -136,6 +136,44 @@ def test_the_writer_counts_each_record_once_across_a_restart_and_a_lost_commit(
     assert totals(engine) == (180, pytest.approx(2 * 89 / 100), [89, 89], ["resolved"])
 
 
+def test_two_writers_share_the_telemetry_and_count_each_record_once(
+    settings: HotPathSettings, url: str, producer: Producer, kafka_settings: KafkaSettings
+) -> None:
+    produce_all(producer, settings.telemetry_topic, readings(range(60)))
+    produce_all(producer, settings.alerts_topic, [alert(AlertStatus.OPENED, 25)])
+    writers = [ViewWriter.from_settings(settings, kafka_settings) for _ in range(2)]
+    owned: list[dict[str, set[int]]] = [{}, {}]
+    stop = threading.Event()
+
+    def report(i: int) -> Callable[[WriterStats], None]:
+        def seen(_: WriterStats) -> None:  # called by the writer's own thread, after a flush
+            assignment = writers[i].consumer.assignment()
+            owned[i] = {topic: {tp.partition for tp in assignment if tp.topic == topic}
+                        for topic in (settings.telemetry_topic, settings.alerts_topic)}  # fmt: skip
+
+        return seen
+
+    threads = [threading.Thread(target=w.run, args=(stop.is_set, report(i)), daemon=True)
+               for i, w in enumerate(writers)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        all(o.get(settings.telemetry_topic) for o in owned)
+        and sum(w.stats.records for w in writers) >= 120
+    ):
+        time.sleep(0.2)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    # Each writer reads part of the telemetry, and the alerts of the same partitions.
+    telemetry = [o.get(settings.telemetry_topic, set()) for o in owned]
+    assert all(telemetry) and telemetry[0] | telemetry[1] == set(range(PARTITIONS)), owned
+    assert not telemetry[0] & telemetry[1]
+    assert all(o[settings.telemetry_topic] == o[settings.alerts_topic] for o in owned), owned
+    assert totals(connect(url)) == (120, pytest.approx(2 * 59 / 100), [59, 59], ["open"])
+
+
 def test_the_worker_starts_its_writer_and_takes_it_down_when_killed(
     kafka_bootstrap: str, new_topic: Callable[..., str], producer: Producer,
     make_consumer: Callable[..., Consumer], tmp_path: Path,
