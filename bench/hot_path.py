@@ -7,9 +7,10 @@ broker, each in its own consumer group, one after the other in the same run:
 - per event loop, an empty Faust agent that only counts, and the full worker
   (every rule, the state tables, and its speed-view writer process), both
   reading the backlog of one topic from the beginning, one right after the
-  other, ``rounds`` times over; the ratio full / empty of each round is the
-  cost of the hot path itself, and the median over the rounds is the figure
-  (the machine's load moves single runs by a fifth or more). CPU time per
+  other (in turn the one or the other first), ``rounds`` times over; the
+  ratio full / empty of each round is the cost of the hot path itself, and
+  the median over the rounds is the figure (the machine's speed moves single
+  runs by a fifth or more, and five rounds' median moves less). CPU time per
   record is read off ``/proc`` for the worker and, apart, its writer;
 - one worker and two workers in one group (in turn one or two first), each
   started on an empty topic and given the same records once every worker
@@ -206,8 +207,8 @@ def bench_hot_path(
     paced_rate: float = 5000.0,
     paced_seconds: float = 20.0,
     loops: tuple[str, ...] = ("aio", "uvloop"),
-    rounds: int = 3,
-    scale_rounds: int = 3,
+    rounds: int = 5,
+    scale_rounds: int = 5,
     progress: Callable[[str], None] = _say,
 ) -> HotPathBench:
     """Run every contender against one scratch broker; a few minutes."""
@@ -221,14 +222,16 @@ def bench_hot_path(
         result = HotPathBench(len(sample), asyncio.run(_bare(boot, topic, len(sample))))
         for round_ in range(rounds):
             for loop in loops:
-                progress(f"round {round_ + 1} of {rounds}: empty Faust agent ({loop})")
-                with _worker(boot, topic, work, empty=True, loop=loop) as w:
-                    result.empty_runs.setdefault(loop, []).append(_run(w, len(sample)))
-                progress(f"round {round_ + 1} of {rounds}: full worker ({loop})")
-                with _worker(boot, topic, work, empty=False, loop=loop) as w:
-                    full = _run(w, len(sample))
-                result.full_runs.setdefault(loop, []).append(full)
-                empty = result.empty_runs[loop][-1]
+                # Alternately the empty agent first and the full worker first: the machine's
+                # speed drifts by a fifth or more within minutes, and neither may always
+                # have the later turn.
+                for empty_agent in (True, False) if round_ % 2 == 0 else (False, True):
+                    what = "empty Faust agent" if empty_agent else "full worker"
+                    progress(f"round {round_ + 1} of {rounds}: {what} ({loop})")
+                    with _worker(boot, topic, work, empty=empty_agent, loop=loop) as w:
+                        runs = result.empty_runs if empty_agent else result.full_runs
+                        runs.setdefault(loop, []).append(_run(w, len(sample)))
+                empty, full = result.empty_runs[loop][-1], result.full_runs[loop][-1]
                 progress(f"  empty {empty.rate:,.0f}/s ({empty.cpu_us:.0f} us a record), full "
                          f"{full.rate:,.0f}/s ({full.cpu_us:.0f} us): "
                          f"{full.rate / empty.rate:.2f}")  # fmt: skip
