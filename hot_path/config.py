@@ -149,7 +149,7 @@ class HotPathSettings(BaseSettings):
     """The worker's writer runs under Linux's ``SCHED_IDLE`` policy as well.
 
     It then runs only on CPU no other task wants, and gives a core back the
-    moment the worker wakes on it: at nice 19 alone two writers took 0.14-0.20
+    moment the worker wakes on it: at nice 19 alone two writers took 0.15-0.20
     of the two cores the workers waited for (docs/hot_path.md, "Sixth round").
     On a machine kept busy by other work the views fall behind: set it false
     there, and raise the writer's share with a lower ``HOT_SPEED_NICE``."""

@@ -27,8 +27,8 @@ def run_below(nice: int, *, idle: bool) -> None:
     """Give this process's CPU up to the worker: ``nice`` and, on Linux, ``SCHED_IDLE``.
 
     A task at nice 19 still takes its turns: in the scale-out benchmark two
-    such writers ran 0.14-0.20 of the two cores while the workers' event
-    loops waited in the run queue 18-22 % of the time. Under ``SCHED_IDLE``
+    such writers ran 0.15-0.20 of the two cores while the workers' event
+    loops waited in the run queue 16-25 % of the time. Under ``SCHED_IDLE``
     the kernel switches to a normal task as soon as one wakes on its core, and
     the writer runs on what nobody else wants (docs/hot_path.md, "Sixth round").
     """

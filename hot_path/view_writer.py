@@ -106,7 +106,11 @@ class ViewWriter:
     def handle(self, records: Iterable[Record], now: datetime) -> None:
         """Account a batch of records of either topic into the store's pending batch."""
         store, telemetry = self.store, self.settings.telemetry_topic
+        stored = store.next_offsets
         for topic, partition, offset, value in records:
+            if offset < stored.get((topic, partition), 0):
+                self.stats.replayed += 1  # the store holds it: left out before decoding
+                continue
             if topic == telemetry:
                 try:
                     ev = decode_event(value) if value else None
@@ -141,12 +145,18 @@ class ViewWriter:
             self.stats.flush_errors += 1
             log.exception("speed-view flush failed; the rows are kept for the next one")
             return False
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self.store.next_offsets.items()]
-        if offsets and commit:
-            try:
+        if not commit:
+            return True
+        try:
+            # Only this writer's partitions: the store's offsets of the others date from the
+            # last rebalance, and committing them would set the other writers' commits back.
+            owned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+            offsets = [TopicPartition(t, p, o) for (t, p), o in self.store.next_offsets.items()
+                       if (t, p) in owned]  # fmt: skip
+            if offsets:
                 self.consumer.commit(offsets=offsets, asynchronous=True)
-            except Exception as exc:  # no assignment yet: Kafka's offsets are only for show
-                log.debug("offset commit skipped: %s", exc)
+        except Exception as exc:  # no assignment yet: Kafka's offsets are only for show
+            log.debug("offset commit skipped: %s", exc)
         return True
 
     def expire(self) -> None:
@@ -173,8 +183,12 @@ class ViewWriter:
     def on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         # Cars that moved here carry on from the tracks their last writer stored. No commit
         # here: the new partitions start at Kafka's committed offsets, and what lies
-        # between those and the store's offsets is read and left out (`SpeedStore.record`).
-        self.flush(commit=False)
+        # between those and the store's offsets is read and left out (`handle`). A batch
+        # that cannot be written now is dropped: the assignment is new (range is eager),
+        # every partition starts again at its commit, never ahead of the store, so those
+        # records are read again; kept, they would be counted again after the reload.
+        if not self.flush(commit=False):
+            self.store.discard()
         self.store.load()
 
     def on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
