@@ -183,17 +183,19 @@ class ViewWriter:
     def on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         # Cars that moved here carry on from the tracks their last writer stored. No commit
         # here: the new partitions start at Kafka's committed offsets, and what lies
-        # between those and the store's offsets is read and left out (`handle`). A batch
-        # that cannot be written now is dropped: the assignment is new (range is eager),
-        # every partition starts again at its commit, never ahead of the store, so those
-        # records are read again; kept, they would be counted again after the reload.
-        if not self.flush(commit=False):
-            self.store.discard()
+        # between those and the store's offsets is read and left out (`handle`). Nothing
+        # pending may be written now: range is eager, so `on_revoke` has written or
+        # dropped the batch of every partition before any assignment.
+        self.store.discard()
         self.store.load()
 
     def on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        # Hand the partitions over with their rows and offsets in the store.
-        self.flush()
+        # Hand the partitions over with their rows and offsets in the store. A batch that
+        # cannot be written now is dropped: every partition starts again at its commit,
+        # never ahead of the store, and reads those records again. Written later, it
+        # would count again what the partitions' new owners read from the store's offsets.
+        if not self.flush():
+            self.store.discard()
         for tp in partitions:
             self.stats.lag.pop(tp.partition, None)
 
