@@ -101,6 +101,7 @@ def ensure_topics(
     existing = admin.list_topics(timeout=timeout).topics
     changes: list[str] = []
     to_see: list[str] = []  # topics to wait for in the metadata
+    created: set[str] = set()  # made here with the declared configs: nothing to align
 
     missing = [
         NewTopic(name, spec.partitions, rf, config=conf)
@@ -119,6 +120,7 @@ def ensure_topics(
             raise ProvisioningError(f"cannot create topic {name}: {exc.args[0].str()}") from exc
         spec = wanted[name][0]
         changes.append(f"created {name} ({spec.partitions} partitions, replication factor {rf})")
+        created.add(name)
         to_see.append(name)  # created: in the metadata of every client only a moment later
     if to_see:
         # Returned only once the topics are listed: a caller (or a test) that lists them next
@@ -143,7 +145,11 @@ def ensure_topics(
         except KafkaException as exc:
             raise ProvisioningError(f"cannot add partitions to {name}: {exc}") from exc
 
-    changes.extend(_align_configs(admin, {n: c for n, (_, c) in wanted.items() if n in existing}))
+    # Not the topics just created: besides having their configs, they may be unknown still
+    # to the broker that answers (CI, 2026-11-26: UNKNOWN_TOPIC_OR_PART from a fresh topic
+    # on three brokers, listed by another broker a moment before).
+    aligned = {n: c for n, (_, c) in wanted.items() if n in existing and n not in created}
+    changes.extend(_align_configs(admin, aligned, timeout))
     return changes
 
 
@@ -169,27 +175,44 @@ def _lowers_durability(current: dict[str, str], diff: dict[str, str]) -> bool:
     return int(diff[_MIN_ISR]) < int(current[_MIN_ISR])
 
 
-def _align_configs(admin: AdminClient, wanted: dict[str, dict[str, str]]) -> list[str]:
+def _describe_configs(
+    admin: AdminClient, names: list[str], timeout: float
+) -> dict[str, dict[str, str]]:
+    """Each topic's current config; a topic another provisioner has just made may be
+    unknown for a moment to the broker that answers, so that is asked again until
+    ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
+        try:
+            return {resource.name: {k: v.value for k, v in future.result().items()}
+                    for resource, future in admin.describe_configs(resources).items()}  # fmt: skip
+        except KafkaException as exc:
+            if (exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART
+                    or time.monotonic() > deadline):  # fmt: skip
+                raise
+        time.sleep(0.2)
+
+
+def _align_configs(
+    admin: AdminClient, wanted: dict[str, dict[str, str]], timeout: float = 30.0
+) -> list[str]:
     if not wanted:
         return []
-    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted]
     changes: list[str] = []
     updates: list[ConfigResource] = []
-    for resource, future in admin.describe_configs(resources).items():
-        current = {k: v.value for k, v in future.result().items()}
-        diff = {k: v for k, v in wanted[resource.name].items() if current.get(k) != v}
+    for name, current in _describe_configs(admin, list(wanted), timeout).items():
+        diff = {k: v for k, v in wanted[name].items() if current.get(k) != v}
         if _lowers_durability(current, diff):
-            log.warning("%s: keeping min.insync.replicas %s", resource.name, current.get(_MIN_ISR))
+            log.warning("%s: keeping min.insync.replicas %s", name, current.get(_MIN_ISR))
             diff.pop(_MIN_ISR)
         if diff:
             entries = [
                 ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
                 for k, v in diff.items()
             ]
-            updates.append(
-                ConfigResource(ResourceType.TOPIC, resource.name, incremental_configs=entries)
-            )
-            changes.extend(f"{resource.name}: {k} {current.get(k)} -> {v}" for k, v in diff.items())
+            updates.append(ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries))
+            changes.extend(f"{name}: {k} {current.get(k)} -> {v}" for k, v in diff.items())
     for resource, future in admin.incremental_alter_configs(updates).items() if updates else []:
         try:
             future.result()
