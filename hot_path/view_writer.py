@@ -196,6 +196,8 @@ class ViewWriter:
         # would count again what the partitions' new owners read from the store's offsets.
         if not self.flush():
             self.store.discard()
+            log.warning("pending rows dropped at a revocation: their records are read again "
+                        "from the partitions' commits")  # fmt: skip
         for tp in partitions:
             self.stats.lag.pop(tp.partition, None)
 

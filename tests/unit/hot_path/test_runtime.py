@@ -1,4 +1,5 @@
-"""The garbage-collector tuning the worker and its view writer apply at start-up."""
+"""What the worker and its view writer set for their process at start-up: the garbage
+collector's tuning, and the writer's place below the worker (nice, ``SCHED_IDLE``)."""
 
 from __future__ import annotations
 
