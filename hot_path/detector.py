@@ -7,13 +7,18 @@ state: a duplicate (same ``(VIN, seq)``, same event time) or a record that
 arrives late or overtaken is history, not news, and must neither count twice
 nor re-open an alert. The state is stored in a Faust table as a plain dict
 (`to_dict` / `from_dict`).
+
+The states are named tuples, immutable like the frozen dataclasses they
+replaced at a fifth of the cost to build (one per record); a car's open
+alerts are a read-only mapping, copied only when an alert changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from fleet.alerts import AlertKind, Severity
 from fleet.telemetry import TelemetryEvent
@@ -25,9 +30,11 @@ from hot_path.rules import BatteryState, Finding, Since
 from hot_path.rules_chassis import TyreState, tyre_pressure_low
 from hot_path.rules_harsh import HarshState, harsh_driving
 
+Alerts = Mapping[AlertKind, OpenAlert]
+NO_ALERTS: Alerts = MappingProxyType({})
 
-@dataclass(frozen=True, slots=True)
-class VehicleState:
+
+class VehicleState(NamedTuple):
     vin: str
     partition: int = -1
     last_time: float | None = None
@@ -36,10 +43,10 @@ class VehicleState:
     oil: Since = None
     fuel: Since = None
     dtc: Since = None
-    battery: BatteryState = field(default_factory=BatteryState)
-    tyres: TyreState = field(default_factory=TyreState)
-    harsh: HarshState = field(default_factory=HarshState)
-    alerts: dict[AlertKind, OpenAlert] = field(default_factory=dict)
+    battery: BatteryState = BatteryState()
+    tyres: TyreState = TyreState()
+    harsh: HarshState = HarshState()
+    alerts: Alerts = NO_ALERTS
 
 
 def observe(
@@ -56,16 +63,16 @@ def observe(
     battery, f_battery = rules.battery_low(state.battery, ev, t, cfg)
     tyres, f_tyres = tyre_pressure_low(state.tyres, ev, t, cfg)
     harsh, f_harsh = harsh_driving(state.harsh, ev, t, cfg)
-    findings: dict[AlertKind, Finding | None] = {
-        AlertKind.ENGINE_OVERHEAT: f_overheat,
-        AlertKind.OIL_PRESSURE_LOW: f_oil,
-        AlertKind.TYRE_PRESSURE_LOW: f_tyres,
-        AlertKind.FUEL_LOW: f_fuel,
-        AlertKind.BATTERY_LOW: f_battery,
-        AlertKind.DTC_ACTIVE: f_dtc,
-        AlertKind.HARSH_DRIVING: f_harsh,
-        AlertKind.VEHICLE_SILENT: rules.CLEAR,  # it just spoke
-    }
+    findings = (
+        (AlertKind.ENGINE_OVERHEAT, f_overheat),
+        (AlertKind.OIL_PRESSURE_LOW, f_oil),
+        (AlertKind.TYRE_PRESSURE_LOW, f_tyres),
+        (AlertKind.FUEL_LOW, f_fuel),
+        (AlertKind.BATTERY_LOW, f_battery),
+        (AlertKind.DTC_ACTIVE, f_dtc),
+        (AlertKind.HARSH_DRIVING, f_harsh),
+        (AlertKind.VEHICLE_SILENT, rules.CLEAR),  # it just spoke
+    )
     alerts, events = _advance(state, findings, t=t, now=now, cfg=cfg)
     new = VehicleState(
         ev.vin, partition, t, ev.seq, overheat, oil, fuel, dtc, battery, tyres, harsh, alerts
@@ -81,21 +88,22 @@ def judge_silence(
     kind = AlertKind.VEHICLE_SILENT
     if finding is None or kind in state.alerts:
         return state, None
-    alerts, events = _advance(state, {kind: finding}, t=mark, now=now, cfg=cfg)
-    return replace(state, alerts=alerts), events[0] if events else None
+    alerts, events = _advance(state, ((kind, finding),), t=mark, now=now, cfg=cfg)
+    return state._replace(alerts=alerts), events[0] if events else None
 
 
 def _advance(
     state: VehicleState,
-    findings: dict[AlertKind, Finding | None],
+    findings: Iterable[tuple[AlertKind, Finding | None]],
     *,
     t: float,
     now: datetime,
     cfg: RuleSettings,
-) -> tuple[dict[AlertKind, OpenAlert], list[AlertEvent]]:
-    alerts = dict(state.alerts)
+) -> tuple[Alerts, list[AlertEvent]]:
+    alerts = state.alerts
+    changed: dict[AlertKind, OpenAlert] | None = None  # the copy, made on the first change
     events: list[AlertEvent] = []
-    for kind, finding in findings.items():
+    for kind, finding in findings:
         current = alerts.get(kind)
         if finding is None or (current is None and not finding.active):
             continue
@@ -108,10 +116,13 @@ def _advance(
             now=now,
             resolve_after_s=cfg.resolve_after_s,
         )
-        if nxt is None:
-            alerts.pop(kind, None)
-        else:
-            alerts[kind] = nxt
+        if nxt is not current:
+            if changed is None:
+                alerts = changed = dict(alerts)
+            if nxt is None:
+                del changed[kind]
+            else:
+                changed[kind] = nxt
         if event is not None:
             events.append(event)
     return alerts, events
@@ -122,11 +133,10 @@ def _flat(obj: Any) -> dict[str, Any]:
 
 
 def to_dict(state: VehicleState) -> dict[str, Any]:
-    # By hand: dataclasses.asdict deep-copies every field and was half the CPU per record.
-    out = _flat(state)
-    out["battery"] = _flat(state.battery)
-    out["tyres"] = _flat(state.tyres)
-    out["harsh"] = _flat(state.harsh)
+    out = state._asdict()
+    out["battery"] = state.battery._asdict()
+    out["tyres"] = state.tyres._asdict()
+    out["harsh"] = state.harsh._asdict()
     out["alerts"] = {str(kind): _flat(a) for kind, a in state.alerts.items()}
     return out
 
@@ -134,7 +144,7 @@ def to_dict(state: VehicleState) -> dict[str, Any]:
 def _harsh(data: dict[str, Any]) -> HarshState:
     # A changelog written before the harsh rule changed holds other fields: the car
     # learns its norms afresh (minutes of driving) rather than the worker failing.
-    if data.keys() <= set(HarshState.__slots__):
+    if data.keys() <= set(HarshState._fields):
         return HarshState(**data)
     return HarshState()
 

@@ -37,7 +37,7 @@ one in town with the same number of them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fleet.alerts import Severity
 from fleet.telemetry import TelemetryEvent
@@ -45,8 +45,7 @@ from hot_path.config import RuleSettings
 from hot_path.rules import CLEAR, Detail, Finding
 
 
-@dataclass(frozen=True, slots=True)
-class HarshState:
+class HarshState(NamedTuple):
     accel_ref: float | None = None
     """The car's usual acceleration (m/s^2): a quantile of its readings that speed up."""
     accel_seen: int = 0

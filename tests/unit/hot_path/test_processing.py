@@ -145,6 +145,22 @@ def test_state_survives_the_changelog_encoding() -> None:
     assert outcome.alerts == []
 
 
+def test_a_record_leaves_the_state_it_started_from_as_it_was() -> None:
+    # The state flush takes a car's state by reference and writes it later, while the
+    # agent goes on: a record must make a new state, never change the one it read.
+    fleet = Fleet()
+    fleet.feed(*(reading(s, coolant_temp=115.0) for s in range(0, 40, 5)))
+    before = fleet.vehicles[VIN]
+    written = encode_state(before)
+    assert list(before.alerts) == ["engine_overheat"]
+    fleet.feed(reading(40, coolant_temp=115.0, dtcs=("P0300",)), reading(45, dtcs=("P0300",)))
+    fleet.feed(*(reading(s, coolant_temp=90.0, dtcs=("P0300",)) for s in range(50, 200, 5)))
+    after = fleet.vehicles[VIN]
+    assert "dtc_active" in after.alerts and "engine_overheat" not in after.alerts
+    assert encode_state(before) == written
+    assert list(before.alerts) == ["engine_overheat"]
+
+
 def test_a_state_from_before_the_harsh_rule_changed_restores_with_fresh_harsh_norms() -> None:
     fleet = Fleet()
     fleet.feed(*(reading(s, coolant_temp=115.0) for s in range(40)))
