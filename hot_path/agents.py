@@ -118,6 +118,7 @@ async def detect(stream: StreamT[Any]) -> None:
             event.message.incref()
         now = datetime.now(UTC)
         marks = cache.marks
+        tally = views.Tally()
         for event in batch:
             msg = event.message
             outcome = process_record(
@@ -133,8 +134,9 @@ async def detect(stream: StreamT[Any]) -> None:
             )
             if outcome.alerts or outcome.dead_letter is not None:
                 await publish(outcome, msg)
-            views.account(outcome, partition=msg.partition, offset=msg.offset, now=now)
+            tally.add(outcome, partition=msg.partition, offset=msg.offset)
             cache.processed(event)
+        tally.count()
         if cache.pending >= settings.state_flush_records:
             await flush_state()
 

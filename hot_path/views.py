@@ -13,7 +13,6 @@ import atexit
 import logging
 import multiprocessing
 import time
-from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -31,18 +30,39 @@ _PROCESSED = metrics.EVENTS.labels("processed")
 _DUPLICATES = metrics.EVENTS.labels("duplicate")
 
 
-def account(outcome: Outcome, *, partition: int, offset: int, now: datetime) -> None:
-    """Metrics for one record's outcome."""
-    letter = outcome.dead_letter
-    if letter is not None:
-        metrics.EVENTS.labels("dead_lettered").inc()
-        metrics.DEAD_LETTERS.labels(dict(letter.headers)["reason"].decode()).inc()
-        return
-    (_DUPLICATES if outcome.duplicate else _PROCESSED).inc()
-    for alert in outcome.alerts:
-        metrics.ALERTS.labels(str(alert.kind), str(alert.status)).inc()
-    if outcome.event is not None:
-        _positions[partition] = (offset, outcome.event.event_time.timestamp())
+class Tally:
+    """One batch's records by outcome, added to the counters once per batch.
+
+    A Prometheus counter takes a lock on each increment, a third of a
+    microsecond; per record that was as much as two of the rules.
+    """
+
+    __slots__ = ("processed", "duplicates")
+
+    def __init__(self) -> None:
+        self.processed = self.duplicates = 0
+
+    def add(self, outcome: Outcome, *, partition: int, offset: int) -> None:
+        letter = outcome.dead_letter
+        if letter is not None:
+            metrics.EVENTS.labels("dead_lettered").inc()
+            metrics.DEAD_LETTERS.labels(dict(letter.headers)["reason"].decode()).inc()
+            return
+        if outcome.duplicate:
+            self.duplicates += 1
+        else:
+            self.processed += 1
+        for alert in outcome.alerts:
+            metrics.ALERTS.labels(str(alert.kind), str(alert.status)).inc()
+        if outcome.event is not None:
+            _positions[partition] = (offset, outcome.event.event_time.timestamp())
+
+    def count(self) -> None:
+        """Add the batch's counts to the counters."""
+        if self.processed:
+            _PROCESSED.inc(self.processed)
+        if self.duplicates:
+            _DUPLICATES.inc(self.duplicates)
 
 
 class Writer:
