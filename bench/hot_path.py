@@ -235,7 +235,7 @@ def bench_hot_path(
                 progress(f"  empty {empty.rate:,.0f}/s ({empty.cpu_us:.0f} us a record), full "
                          f"{full.rate:,.0f}/s ({full.cpu_us:.0f} us): "
                          f"{full.rate / empty.rate:.2f}")  # fmt: skip
-        loop = loops[-1]
+        loop = loops[-1]  # uvloop, the worker's default (HOT_LOOP)
         if scale_rounds:
             result.scale_loop = loop
             result.scale_records = len(sample)
@@ -693,7 +693,7 @@ def _alert_latencies(
 
 def empty_agent() -> None:
     """A Faust worker whose one agent only counts the records (the benchmark's yardstick)."""
-    os.environ.setdefault("FAUST_LOOP", os.environ.get("HOT_LOOP", "aio"))  # read on import
+    os.environ.setdefault("FAUST_LOOP", os.environ.get("HOT_LOOP", "uvloop"))  # read on import
     import faust
     from prometheus_client import Counter, start_http_server
 

@@ -94,6 +94,11 @@ def test_a_worker_alerts_on_a_fault_and_dead_letters_a_broken_record(
     produce_all(producer, env["HOT_TELEMETRY_TOPIC"], stream())
     watcher = make_consumer(env["HOT_APP_ID"])
     wait_until_consumed(watcher, env["HOT_TELEMETRY_TOPIC"], worker, tmp_path / "worker.log")
+    # On the default loop, uvloop: Faust picks its loop when first imported, and a
+    # setting read too late once left every worker on asyncio's (uvloop is only
+    # loaded when chosen).
+    assert "HOT_LOOP" not in env
+    assert "/uvloop/loop." in Path(f"/proc/{worker.pid}/maps").read_text()
 
     reader = make_consumer(unique("reader"))
     alerts = [decode_alert(m.value()) for m in drain(reader, env["HOT_ALERTS_TOPIC"], PARTITIONS)]
