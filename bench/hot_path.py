@@ -31,7 +31,7 @@ records (`_pool_run`). Everything a
 worker writes (state, serving store, logs) is under one temporary directory.
 ``python -m bench.hot_path [RATE]`` prints the figures, ``python -m
 bench.hot_path paced RATE [aio|uvloop]`` only the paced stage (30 s after the
-warm-up);
+warm-up; uvloop, the worker's default, unless named);
 ``python -m bench.hot_path empty-agent`` is the empty agent's worker (the
 benchmark starts it).
 """
@@ -693,7 +693,7 @@ def _alert_latencies(
 
 def empty_agent() -> None:
     """A Faust worker whose one agent only counts the records (the benchmark's yardstick)."""
-    os.environ.setdefault("FAUST_LOOP", os.environ.get("HOT_LOOP", "uvloop"))  # read on import
+    os.environ["FAUST_LOOP"] = os.environ.get("HOT_LOOP", "uvloop")  # read on import
     import faust
     from prometheus_client import Counter, start_http_server
 
@@ -728,7 +728,7 @@ def main() -> int:
 
     args = sys.argv[1:]
     if args[:1] == ["paced"]:  # only the latency stage: ``paced RATE [LOOP]``
-        rate, loop = float(args[1]), (args[2] if args[2:] else "aio")
+        rate, loop = float(args[1]), (args[2] if args[2:] else "uvloop")
         r = bench_hot_path(records=10_000, loops=(loop,), rounds=0, scale_rounds=0,
                            paced_rate=rate, paced_seconds=30)  # fmt: skip
     else:

@@ -119,24 +119,26 @@ async def detect(stream: StreamT[Any]) -> None:
         now = datetime.now(UTC)
         marks = cache.marks
         tally = views.Tally()
-        for event in batch:
-            msg = event.message
-            outcome = process_record(
-                msg.key,
-                event.value,
-                topic=msg.topic,
-                partition=msg.partition,
-                offset=msg.offset,
-                vehicles=cache.cars(msg.partition, restored),
-                watermarks=marks,
-                now=now,
-                cfg=rules,
-            )
-            if outcome.alerts or outcome.dead_letter is not None:
-                await publish(outcome, msg)
-            tally.add(outcome, partition=msg.partition, offset=msg.offset)
-            cache.processed(event)
-        tally.count()
+        try:
+            for event in batch:
+                msg = event.message
+                outcome = process_record(
+                    msg.key,
+                    event.value,
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    vehicles=cache.cars(msg.partition, restored),
+                    watermarks=marks,
+                    now=now,
+                    cfg=rules,
+                )
+                if outcome.alerts or outcome.dead_letter is not None:
+                    await publish(outcome, msg)
+                tally.add(outcome, partition=msg.partition, offset=msg.offset)
+                cache.processed(event)
+        finally:
+            tally.count()
         if cache.pending >= settings.state_flush_records:
             await flush_state()
 

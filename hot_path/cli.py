@@ -38,7 +38,8 @@ def cluster_brokers(settings: KafkaSettings, timeout_s: float = 30.0) -> int:
 def worker(args: list[str]) -> int:
     # Faust picks its event loop when it is first imported (FAUST_LOOP, or -L in argv):
     # set it before, or ``--loop`` below comes too late and the loop stays asyncio's.
-    os.environ.setdefault("FAUST_LOOP", HotPathSettings().loop)
+    # HOT_LOOP decides: a FAUST_LOOP (or F_LOOP) left in the environment does not.
+    os.environ["FAUST_LOOP"] = HotPathSettings().loop
     from hot_path import agents, views  # noqa: F401  (registers the agent and its tables)
     from hot_path.app import app, settings
 

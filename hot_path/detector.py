@@ -163,5 +163,5 @@ def from_dict(data: dict[str, Any]) -> VehicleState:
         battery=BatteryState(**data["battery"]),
         tyres=TyreState(**tyres),
         harsh=_harsh(data["harsh"]),
-        alerts=alerts,
+        alerts=MappingProxyType(alerts),
     )

@@ -22,9 +22,12 @@ def worker_env(
     state_dir: Path,
     partitions: int,
 ) -> dict[str, str]:
-    """``base`` plus a worker of its own: group, topics, state directory; no ports bound."""
+    """``base`` plus a worker of its own: group, topics, state directory; no ports bound.
+
+    On the default event loop: a ``HOT_LOOP`` of the developer's shell is left out.
+    """
     return {
-        **base,
+        **{k: v for k, v in base.items() if k != "HOT_LOOP"},
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "HOT_APP_ID": unique("hot-path"),
         "HOT_TELEMETRY_TOPIC": new_topic(partitions),

@@ -15,6 +15,25 @@ from .readings import NOW, OTHER_VIN, VIN, Fleet, reading
 
 THIRD_VIN = with_check_digit("WF3ABCDE0SA777777")
 
+# A car's changelog record as the worker wrote it before its states became named tuples
+# (commit c288c6e), after `changelog_history()`: open alerts (one clearing), tyre
+# ratios, harsh-driving norms, an engine off since 250 s.
+CHANGELOG_STATE = (
+    b'{"vin":"WF1ABCDE4SA123456","partition":0,"last_time":1767600295.0,"last_seq":295,'
+    b'"overheat":null,"oil":null,"fuel":null,"dtc":1767600000.0,'
+    b'"battery":{"engine_off_since":1767600250.0,"since":null},'
+    b'"tyres":{"ratios":[0.9970229305005485,1.0090226656214203,0.9912357581069238,'
+    b'1.003161366372965],"learned_at":1767600295.0,"since":1767600205.0},'
+    b'"harsh":{"accel_ref":1.1988005398560249,"accel_seen":30,"brake_ref":1.4985006748200316,'
+    b'"brake_seen":30,"recent":0.0,"last_t":1767600295.0},'
+    b'"alerts":{"dtc_active":{"alert_id":"WF1ABCDE4SA123456:dtc_active:1767600005000",'
+    b'"opened_t":1767600005.0,"severity":"critical","clear_since":null},'
+    b'"engine_overheat":{"alert_id":"WF1ABCDE4SA123456:engine_overheat:1767600030000",'
+    b'"opened_t":1767600030.0,"severity":"warning","clear_since":1767600260.0},'
+    b'"tyre_pressure_low":{"alert_id":"WF1ABCDE4SA123456:tyre_pressure_low:1767600235000",'
+    b'"opened_t":1767600235.0,"severity":"warning","clear_since":null}}}'
+)
+
 
 def test_a_record_the_contract_refuses_becomes_a_dead_letter_with_its_origin() -> None:
     fleet = Fleet()
@@ -159,6 +178,35 @@ def test_a_record_leaves_the_state_it_started_from_as_it_was() -> None:
     assert "dtc_active" in after.alerts and "engine_overheat" not in after.alerts
     assert encode_state(before) == written
     assert list(before.alerts) == ["engine_overheat"]
+
+
+def changelog_history(fleet: Fleet) -> None:
+    for s in range(0, 300, 5):
+        fleet.feed(reading(
+            s, acceleration=1.2 if s % 10 else -1.5, coolant_temp=115.0 if s < 260 else 90.0,
+            dtcs=("P0300",), tyre_front_left=240.0 - s / 10,
+            engine_speed=0.0 if s >= 250 else 1500.0, speed=0.0 if s >= 250 else 50.0,
+            battery_voltage=12.6 if s >= 250 else 14.1,
+        ))  # fmt: skip
+
+
+def test_a_changelog_written_by_the_earlier_worker_reads_back_and_is_written_alike() -> None:
+    # Workers of both versions read each other's changelogs during an upgrade.
+    restored = decode_state(CHANGELOG_STATE)
+    assert encode_state(restored) == CHANGELOG_STATE
+    assert sorted(restored.alerts) == ["dtc_active", "engine_overheat", "tyre_pressure_low"]
+    fleet = Fleet()
+    changelog_history(fleet)
+    assert encode_state(fleet.vehicles[VIN]) == CHANGELOG_STATE
+    # The restored car goes on: the overheat alert clears on, nothing opens again.
+    again = {VIN: restored}
+    outcome = process_record(
+        None, encode_event(reading(300, coolant_temp=90.0, dtcs=("P0300",), engine_speed=0.0,
+                                   speed=0.0, battery_voltage=12.6)),
+        topic="t", partition=0, offset=1, vehicles=again, watermarks={}, now=NOW,
+        cfg=fleet.cfg,
+    )  # fmt: skip
+    assert outcome.alerts == [] and sorted(again[VIN].alerts) == sorted(restored.alerts)
 
 
 def test_a_state_from_before_the_harsh_rule_changed_restores_with_fresh_harsh_norms() -> None:
