@@ -31,6 +31,7 @@ from hot_path.view_writer import ViewWriter, WriterStats
 from tests.unit.hot_path.readings import OTHER_VIN, VIN, reading
 from tests.utils.hot_path import running_worker, wait_for_views, worker_env
 from tests.utils.kafka import produce_all, unique
+from tests.utils.waiting import wait_until
 
 PARTITIONS = 3
 CARS = (VIN, OTHER_VIN)
@@ -155,13 +156,6 @@ def stored_offsets(engine: Engine, group_id: str) -> dict[tuple[str, int], int]:
     return {(r.topic, r.partition): r.next_offset for r in rows}
 
 
-def wait_until(done: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"not in {timeout:.0f} s: {what}"
-        time.sleep(0.1)
-
-
 def test_two_writers_share_the_partitions_and_commit_only_their_own(
     settings: HotPathSettings, url: str, producer: Producer,
     make_consumer: Callable[..., Consumer], kafka_settings: KafkaSettings,
@@ -200,17 +194,17 @@ def test_two_writers_share_the_partitions_and_commit_only_their_own(
         # The first writer alone until the store holds every partition's offsets, so both
         # load them at the rebalance the second one brings.
         threads[0].start()
-        wait_until(lambda: telemetry_stored() == 60 * PARTITIONS, "the first writer's work")
+        wait_until(lambda: telemetry_stored() == 60 * PARTITIONS, "the first writer's work", 60)
         threads[1].start()
         wait_until(lambda: split() and counted("alerts") >= 1,
-                   f"two writers sharing the partitions: {owned}")  # fmt: skip
+                   f"two writers sharing the partitions: {owned}", 60)  # fmt: skip
         # Each reads part of the telemetry, and the alerts of the same partition numbers.
         assert all(o[t] == o[a] for o in owned), owned
 
         # New readings on every partition: each writer moves its own partitions on, and
         # Kafka's commits follow the store's offsets, flush after flush of both writers.
         produce_to(producer, t, cars, range(60, 90))
-        wait_until(lambda: telemetry_stored() == 90 * PARTITIONS, "every reading in the store")
+        wait_until(lambda: telemetry_stored() == 90 * PARTITIONS, "every reading in the store", 60)
         stored = stored_offsets(engine, settings.app_id)
         group = make_consumer(settings.views_group())
         wanted = [TopicPartition(topic, p) for topic, p in stored]

@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from serving.live import LiveFeed
 from serving.main import create_app
 from tests.unit.hot_path.readings import OTHER_VIN, VIN, reading
 from tests.unit.serving.rows import VIN_A, VIN_B, VIN_C, populate
+from tests.utils.waiting import wait_until
 
 
 def writer(engine: Engine) -> SpeedStore:
@@ -225,13 +226,6 @@ def served(engine: Engine) -> Iterator[tuple[str, LiveFeed]]:
         feed.close()
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        time.sleep(0.05)
-
-
 def test_the_stream_delivers_changes_resumes_and_stops_with_its_client(
     engine: Engine, served: tuple[str, LiveFeed]
 ) -> None:
@@ -261,7 +255,9 @@ def test_the_stream_delivers_changes_resumes_and_stops_with_its_client(
             assert sorted(c["vin"] for c in cars.data["vehicles"]) == sorted([VIN, OTHER_VIN])
             last_id = cars.id
         # The client left: its listener goes and the poller thread stops.
-        wait_for(lambda: feed.listeners == 0 and not feed.running, "the poller stopped")
+        wait_until(
+            lambda: feed.listeners == 0 and not feed.running, "the poller stopped", 5, every=0.05
+        )
 
         store.alert(alert_event(AlertStatus.RESOLVED))
         drive(store, range(3, 5), offset=3)
