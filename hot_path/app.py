@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import faust
+from mode import ServiceT
 
 from fleet.config import KafkaSettings, TopicSettings
 from hot_path.config import HotPathSettings
@@ -15,7 +18,17 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
 
 
-app = faust.App(
+class HotPathApp(faust.App):
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        dependencies = super().on_init_dependencies()
+        if not settings.faust_monitor and self.monitor in self.sensors:
+            # Faust adds its Monitor to the sensors it calls four times a record; it stays
+            # the app's `monitor` (the consumer records end offsets and commits in it).
+            self.sensors.remove(self.monitor)
+        return dependencies
+
+
+app = HotPathApp(
     settings.app_id,
     broker=broker_urls(KafkaSettings().bootstrap()),
     store=settings.store,

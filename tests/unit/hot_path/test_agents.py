@@ -103,3 +103,18 @@ def test_a_record_the_agent_fails_on_stops_the_worker_rather_than_being_skipped(
     # agent's supervisor must crash the worker instead, so the records are replayed.
     supervisor = agents.detect._new_supervisor()
     assert isinstance(supervisor, CrashingSupervisor), type(supervisor).__name__
+
+
+def test_faust_monitor_is_left_out_of_the_sensors_unless_asked_for(
+    agents: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, settings = agents.app, agents.settings
+    try:
+        list(app.on_init_dependencies())  # what the app's start does first
+        assert app.monitor not in set(app.sensors)
+        monkeypatch.setattr(settings, "faust_monitor", True)
+        list(app.on_init_dependencies())
+        assert app.monitor in set(app.sensors)
+    finally:
+        if app.monitor in set(app.sensors):
+            app.sensors.remove(app.monitor)
