@@ -36,6 +36,15 @@ def _middle(x: float, y: float, z: float) -> float:
     return x if z <= x else z
 
 
+def _learn(
+    base: float, ratio: float, loss: float, alpha: float, jump: float, follow: float
+) -> float:
+    """A tyre's next baseline ratio: jumps up, follows slowly, or holds while losing."""
+    if loss < jump:
+        return ratio
+    return base + alpha * (ratio - base) if loss < follow else base
+
+
 def tyre_pressure_low(
     st: TyreState, ev: TelemetryEvent, t: float, cfg: RuleSettings
 ) -> tuple[TyreState, Finding | None]:
@@ -55,14 +64,16 @@ def tyre_pressure_low(
     # freezes while a tyre is losing, and jumps up when a tyre is re-inflated.
     alpha = 1.0 - math.exp(-max(t - (st.learned_at or t), 0.0) / cfg.tyre_baseline_tau_s)
     jump, follow = -cfg.tyre_loss_kpa / 2, cfg.tyre_loss_kpa / 4
-    losses: list[float] = []
-    learned: list[float] = []
-    for base, ratio, other in zip(st.ratios, ratios, others, strict=True):
-        loss = (base - ratio) * other
-        losses.append(loss)
-        learned.append(
-            ratio if loss < jump else base + alpha * (ratio - base) if loss < follow else base
-        )
+    b0, b1, b2, b3 = st.ratios
+    r0, r1, r2, r3 = ratios
+    losses = ((b0 - r0) * others[0], (b1 - r1) * others[1], (b2 - r2) * others[2],
+              (b3 - r3) * others[3])  # fmt: skip
+    learned = (
+        _learn(b0, r0, losses[0], alpha, jump, follow),
+        _learn(b1, r1, losses[1], alpha, jump, follow),
+        _learn(b2, r2, losses[2], alpha, jump, follow),
+        _learn(b3, r3, losses[3], alpha, jump, follow),
+    )
     worst = lowest = 0
     for i in (1, 2, 3):  # the first of equals, as max() and min() would pick
         if losses[i] > losses[worst]:
@@ -72,7 +83,7 @@ def tyre_pressure_low(
     flat = gauge[lowest] < cfg.tyre_min_kpa
     bad = losses[worst] >= cfg.tyre_loss_kpa or flat
     since, held = sustained(st.since, t, bad, cfg.tyre_sustain_s)
-    state = TyreState(tuple(learned), t, since)
+    state = TyreState(learned, t, since)
     if since is None:
         return state, CLEAR if losses[worst] < cfg.tyre_loss_kpa / 2 else None
     if not held:
