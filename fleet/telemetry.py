@@ -11,18 +11,22 @@ QoS 1 redelivery, producer retry) carries the same identity and consumers can
 drop the copy.
 
 `decode_event` and `encode_event` are the only (de)serialisation code in the
-platform; every producer and consumer goes through them.
+platform; every producer and consumer goes through them. Consumers that only
+read the values (the hot path's worker and view writer) use `decode_values`,
+the same contract through a faster path (`fleet.wire`) that gives
+`TelemetryValues`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fleet.errors import ContractError
 from fleet.vin import VIN_PATTERN
+from fleet.wire import FastDecoder
 
 SCHEMA_VERSION: Literal[1] = 1
 MAX_RECORD_BYTES = 16 * 1024
@@ -74,6 +78,14 @@ VSS_PATHS: dict[str, str] = {
     "dtcs": "Vehicle.Diagnostics.DTCList",
 }
 TYRES = ("tyre_front_left", "tyre_front_right", "tyre_rear_left", "tyre_rear_right")
+
+
+def utc_within_bounds(value: datetime) -> datetime:
+    """The event time in UTC; ValueError unless it lies in [2000, 2100)."""
+    value = value.astimezone(UTC)
+    if not EARLIEST_EVENT_TIME <= value < LATEST_EVENT_TIME:
+        raise ValueError(f"must lie between {EARLIEST_EVENT_TIME:%Y} and {LATEST_EVENT_TIME:%Y}")
+    return value
 
 
 def _vss(name: str) -> Any:
@@ -133,12 +145,7 @@ class TelemetryEvent(BaseModel):
     @field_validator("event_time")
     @classmethod
     def _utc_within_bounds(cls, value: datetime) -> datetime:
-        value = value.astimezone(UTC)
-        if not EARLIEST_EVENT_TIME <= value < LATEST_EVENT_TIME:
-            raise ValueError(
-                f"must lie between {EARLIEST_EVENT_TIME:%Y} and {LATEST_EVENT_TIME:%Y}"
-            )
-        return value
+        return utc_within_bounds(value)
 
     @property
     def key(self) -> bytes:
@@ -150,6 +157,73 @@ class TelemetryEvent(BaseModel):
         """The record's identity, stable across re-sends."""
         return f"{self.vin}:{self.seq}"
 
+
+class TelemetryValues(Protocol):
+    """A decoded record's values, read-only: a `TelemetryEvent` or `decode_values`' struct.
+
+    The fields of `TelemetryEvent`, without its methods; a unit test keeps the
+    two lists of names and types alike.
+    """
+
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def vin(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def trip_id(self) -> str | None: ...
+    @property
+    def origin(self) -> str | None: ...
+    @property
+    def destination(self) -> str | None: ...
+    @property
+    def segment_id(self) -> str | None: ...
+    @property
+    def speed(self) -> float | None: ...
+    @property
+    def acceleration(self) -> float | None: ...
+    @property
+    def odometer(self) -> float | None: ...
+    @property
+    def latitude(self) -> float | None: ...
+    @property
+    def longitude(self) -> float | None: ...
+    @property
+    def heading(self) -> float | None: ...
+    @property
+    def fuel_level(self) -> float | None: ...
+    @property
+    def fuel_litres(self) -> float | None: ...
+    @property
+    def fuel_rate(self) -> float | None: ...
+    @property
+    def range(self) -> float | None: ...
+    @property
+    def coolant_temp(self) -> float | None: ...
+    @property
+    def oil_temp(self) -> float | None: ...
+    @property
+    def oil_pressure(self) -> float | None: ...
+    @property
+    def engine_speed(self) -> float | None: ...
+    @property
+    def tyre_front_left(self) -> float | None: ...
+    @property
+    def tyre_front_right(self) -> float | None: ...
+    @property
+    def tyre_rear_left(self) -> float | None: ...
+    @property
+    def tyre_rear_right(self) -> float | None: ...
+    @property
+    def battery_voltage(self) -> float | None: ...
+    @property
+    def dtcs(self) -> tuple[str, ...] | None: ...
+
+
+_FAST = FastDecoder(TelemetryEvent, checks={"event_time": utc_within_bounds})
 
 # pydantic error types, folded into the reason codes that dead-letter headers
 # and rejection metrics use.
@@ -202,6 +276,18 @@ def new_event(**values: Any) -> TelemetryEvent:
         return TelemetryEvent(**values)
     except ValidationError as exc:
         raise _contract_error(exc) from None
+
+
+def decode_values(raw: bytes | str) -> TelemetryValues:
+    """`decode_event`'s values (or its `ContractError`), in half the time for most records.
+
+    For code that only reads the values; see `fleet.wire` for why the two agree.
+    """
+    if len(raw) <= MAX_RECORD_BYTES:
+        values: TelemetryValues | None = _FAST.decode(raw)
+        if values is not None:
+            return values
+    return decode_event(raw)
 
 
 def decode_event(raw: bytes | str) -> TelemetryEvent:

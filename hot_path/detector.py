@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from fleet.alerts import AlertKind, Severity
-from fleet.telemetry import TelemetryEvent
+from fleet.telemetry import TelemetryValues
 from hot_path import rules
 from hot_path.config import RuleSettings
 from hot_path.events import AlertEvent
@@ -50,7 +50,7 @@ class VehicleState(NamedTuple):
 
 
 def observe(
-    state: VehicleState, ev: TelemetryEvent, *, partition: int, now: datetime, cfg: RuleSettings
+    state: VehicleState, ev: TelemetryValues, *, partition: int, now: datetime, cfg: RuleSettings
 ) -> tuple[VehicleState, list[AlertEvent]] | None:
     """The next state and the alert events for a reading; None if the reading is not news."""
     t = ev.event_time.timestamp()

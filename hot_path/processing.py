@@ -19,7 +19,7 @@ from datetime import datetime
 from fleet.alerts import AlertKind
 from fleet.deadletter import Rejection
 from fleet.errors import ContractError
-from fleet.telemetry import TelemetryEvent, decode_event
+from fleet.telemetry import TelemetryValues, decode_values
 from hot_path.config import RuleSettings
 from hot_path.deadletter import DeadLetter, dead_letter, rejection
 from hot_path.detector import VehicleState, judge_silence, observe
@@ -36,7 +36,7 @@ class Outcome:
     alerts: list[AlertEvent] = field(default_factory=list)
     dead_letter: DeadLetter | None = None
     duplicate: bool = False
-    event: TelemetryEvent | None = None
+    event: TelemetryValues | None = None
     """The decoded record (for the speed views), None for a dead letter."""
 
 
@@ -63,7 +63,7 @@ def process_record(
     if value is None:
         return refuse(b"", EMPTY_VALUE)
     try:
-        ev = decode_event(value)
+        ev = decode_values(value)
     except ContractError as exc:
         return refuse(value, rejection(exc))
     vin = ev.vin

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from fleet.alerts import Severity
-from fleet.telemetry import TelemetryEvent
+from fleet.telemetry import TelemetryValues
 from hot_path.config import RuleSettings
 
 Detail = dict[str, float | str]
@@ -50,7 +50,7 @@ def sustained(since: Since, t: float, bad: bool, hold_s: float) -> tuple[Since, 
 
 
 def engine_overheat(
-    since: Since, ev: TelemetryEvent, t: float, cfg: RuleSettings
+    since: Since, ev: TelemetryValues, t: float, cfg: RuleSettings
 ) -> tuple[Since, Finding | None]:
     """Coolant above the limit for ``coolant_sustain_s``; a lone hot reading is a spike."""
     temp = ev.coolant_temp
@@ -71,7 +71,7 @@ def oil_floor_kpa(rpm: float, cfg: RuleSettings) -> float:
 
 
 def oil_pressure_low(
-    since: Since, ev: TelemetryEvent, t: float, cfg: RuleSettings
+    since: Since, ev: TelemetryValues, t: float, cfg: RuleSettings
 ) -> tuple[Since, Finding | None]:
     """Pressure under the floor for the engine speed, while the engine runs."""
     rpm, kpa = ev.engine_speed, ev.oil_pressure
@@ -91,7 +91,7 @@ def oil_pressure_low(
 
 
 def fuel_low(
-    since: Since, ev: TelemetryEvent, t: float, cfg: RuleSettings
+    since: Since, ev: TelemetryValues, t: float, cfg: RuleSettings
 ) -> tuple[Since, Finding | None]:
     """Level under the warning line, or range under the warning distance."""
     level, range_m = ev.fuel_level, ev.range
@@ -122,7 +122,7 @@ class BatteryState(NamedTuple):
 
 
 def battery_low(
-    st: BatteryState, ev: TelemetryEvent, t: float, cfg: RuleSettings
+    st: BatteryState, ev: TelemetryValues, t: float, cfg: RuleSettings
 ) -> tuple[BatteryState, Finding | None]:
     """Resting voltage low once the surface charge has faded, or not charging while running."""
     volts, rpm = ev.battery_voltage, ev.engine_speed
@@ -150,7 +150,7 @@ def battery_low(
 
 
 def dtc_active(
-    since: Since, ev: TelemetryEvent, t: float, cfg: RuleSettings
+    since: Since, ev: TelemetryValues, t: float, cfg: RuleSettings
 ) -> tuple[Since, Finding | None]:
     """A trouble code reported for ``dtc_confirm_s``; a car that lists none has none."""
     codes = ev.dtcs or ()

@@ -13,7 +13,7 @@ import math
 from typing import NamedTuple
 
 from fleet.alerts import Severity
-from fleet.telemetry import TYRES, TelemetryEvent
+from fleet.telemetry import TYRES, TelemetryValues
 from hot_path.config import RuleSettings
 from hot_path.rules import CLEAR, Detail, Finding, Since, sustained
 
@@ -46,7 +46,7 @@ def _learn(
 
 
 def tyre_pressure_low(
-    st: TyreState, ev: TelemetryEvent, t: float, cfg: RuleSettings
+    st: TyreState, ev: TelemetryValues, t: float, cfg: RuleSettings
 ) -> tuple[TyreState, Finding | None]:
     """One tyre below its temperature-compensated baseline, or below the absolute minimum."""
     fl, fr, rl, rr = ev.tyre_front_left, ev.tyre_front_right, ev.tyre_rear_left, ev.tyre_rear_right

@@ -40,7 +40,7 @@ import math
 from typing import NamedTuple
 
 from fleet.alerts import Severity
-from fleet.telemetry import TelemetryEvent
+from fleet.telemetry import TelemetryValues
 from hot_path.config import RuleSettings
 from hot_path.rules import CLEAR, Detail, Finding
 
@@ -77,7 +77,7 @@ def _judge(
 
 
 def harsh_driving(
-    st: HarshState, ev: TelemetryEvent, t: float, cfg: RuleSettings
+    st: HarshState, ev: TelemetryValues, t: float, cfg: RuleSettings
 ) -> tuple[HarshState, Finding | None]:
     """Harsh readings against the car's own medians, counted with a decay in event time."""
     accel, speed = ev.acceleration, ev.speed

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fleet.metrics import Increment, Reading, increment
-from fleet.telemetry import TelemetryEvent
+from fleet.telemetry import TelemetryValues
 
 MAX_MISSING = 64
 
@@ -42,14 +42,14 @@ class Track:
     missing: tuple[int, ...] = ()
 
 
-def reading_of(ev: TelemetryEvent) -> Reading:
+def reading_of(ev: TelemetryValues) -> Reading:
     return Reading(
         ev.event_time.timestamp(), ev.odometer, ev.fuel_litres, ev.speed, ev.acceleration
     )
 
 
 def advance(
-    track: Track | None, ev: TelemetryEvent
+    track: Track | None, ev: TelemetryValues
 ) -> tuple[Track | None, Verdict, Increment | None]:
     """The car's next track, what the record is, and what it adds (None: nothing)."""
     cur = reading_of(ev)

@@ -39,7 +39,7 @@ from fleet.store import (
     speed_offsets,
     speed_vehicle_state,
 )
-from fleet.telemetry import TelemetryEvent
+from fleet.telemetry import TelemetryValues
 from hot_path.events import AlertEvent, AlertStatus, from_epoch
 from hot_path.speed import Track, Verdict, advance, bucket_start
 
@@ -50,7 +50,7 @@ SUMS = ("distance_km", "fuel_used_l", "driving_s", "harsh_events", "records")  #
 class Latest(NamedTuple):
     """A car's newest record in a batch (None: only its missing seqs changed); rows at flush."""
 
-    event: TelemetryEvent | None
+    event: TelemetryValues | None
     track: Track
     partition: int
     now: datetime
@@ -146,7 +146,7 @@ class SpeedStore:
             }
 
     def record(
-        self, ev: TelemetryEvent, *, partition: int, offset: int, now: datetime
+        self, ev: TelemetryValues, *, partition: int, offset: int, now: datetime
     ) -> Verdict | None:
         """Account one decoded record; None if the store already holds it (a replay)."""
         tp = (self.topic, partition)

@@ -45,7 +45,7 @@ from confluent_kafka import (
 
 from fleet.config import KafkaSettings
 from fleet.errors import ContractError
-from fleet.telemetry import decode_event
+from fleet.telemetry import decode_values
 from hot_path.config import HotPathSettings
 from hot_path.events import decode_alert
 from hot_path.runtime import run_below, tune_gc
@@ -113,7 +113,7 @@ class ViewWriter:
                 continue
             if topic == telemetry:
                 try:
-                    ev = decode_event(value) if value else None
+                    ev = decode_values(value) if value else None
                 except ContractError:
                     ev = None  # the worker dead-letters it; nothing here for the views
                 if ev is None:
