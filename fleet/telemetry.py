@@ -19,7 +19,7 @@ the same contract through a faster path (`fleet.wire`) that gives
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -82,7 +82,10 @@ TYRES = ("tyre_front_left", "tyre_front_right", "tyre_rear_left", "tyre_rear_rig
 
 def utc_within_bounds(value: datetime) -> datetime:
     """The event time in UTC; ValueError unless it lies in [2000, 2100)."""
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # year 1 at +01:00, year 9999 at -01:00: no such UTC time
+        value = EARLIEST_EVENT_TIME - timedelta(microseconds=1)
     if not EARLIEST_EVENT_TIME <= value < LATEST_EVENT_TIME:
         raise ValueError(f"must lie between {EARLIEST_EVENT_TIME:%Y} and {LATEST_EVENT_TIME:%Y}")
     return value
@@ -142,10 +145,8 @@ class TelemetryEvent(BaseModel):
     battery_voltage: Volts | None = _vss("battery_voltage")
     dtcs: Annotated[tuple[DtcCode, ...], Field(max_length=32)] | None = _vss("dtcs")
 
-    @field_validator("event_time")
-    @classmethod
-    def _utc_within_bounds(cls, value: datetime) -> datetime:
-        return utc_within_bounds(value)
+    # The function itself, so that the fast path (fleet.wire) runs the very same check.
+    _utc_within_bounds = field_validator("event_time")(staticmethod(utc_within_bounds))
 
     @property
     def key(self) -> bytes:

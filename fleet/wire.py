@@ -7,8 +7,10 @@ about 2 us. `FastDecoder` lets it take the common case without becoming a
 second contract:
 
 - Its msgspec struct is generated from the model's JSON Schema, so a field or
-  a bound added to the model reaches the fast path by itself. A schema
-  feature it does not know, or a validator it was not told about, fails the
+  a bound added to the model reaches the fast path by itself. Anything the
+  model's validation does that the struct would not repeat (found in
+  pydantic's own core schema: a validator, a string transform, a lax field,
+  a bound on a date-time, a pattern Python and Rust read apart) fails the
   import with `TypeError` rather than being skipped.
 - It only ever *accepts*. `FastDecoder.decode` returns None for anything
   msgspec refuses, and the caller then asks pydantic: every rejection (and the
@@ -17,9 +19,10 @@ second contract:
 - Where the two libraries differ it is stricter than pydantic: a pattern's
   final ``$`` becomes ``\\Z`` (Python's ``$`` also matches before a trailing
   newline, pydantic's Rust regex does not); date-times must be RFC 3339 with
-  a ``T``, a time zone and at most six decimals (msgspec rounds a seventh,
-  pydantic truncates it); an optional field sent as ``null`` and a defaulted
-  field left out go to pydantic.
+  a ``T``, a time zone of at most 23:59 and at most six decimals (Python
+  reads an offset of +05:75, and a seventh decimal, which pydantic refuses or
+  truncates); an optional field sent as ``null`` and a defaulted field left
+  out go to pydantic, and so does anything but ``bytes`` or ``str``.
 
 What it returns is a frozen msgspec struct with the model's attribute names
 and the values the model would hold, not the model itself: building the model
@@ -30,6 +33,7 @@ hand-made records and checks they agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -41,17 +45,28 @@ Check = Callable[[Any], Any]
 """A field's after-validator as a plain function: the value to keep, or ValueError."""
 
 DATE_TIME = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-    r"(Z|[+-][0-9]{2}:?[0-9]{2})\Z"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])\Z"
 )
+"""The date-times the fast path takes. Python's `datetime.fromisoformat` reads more
+(an offset of +05:75, a seventh decimal, which msgspec would round and pydantic
+truncates): those go to pydantic."""
 _BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
 _LENGTHS = {"minLength": "min_length", "maxLength": "max_length", "maxItems": "max_length"}
 _KNOWN = {"type", "title", "description", "default", "pattern", "format", "items", "const"}
 
 
+_UNLIKE = re.compile(r"\\[wWdDsSbBpPAzZ]|\||\(\?|\[\[:|\$|(?<!\[)\^")
+"""Pattern syntax that Python's `re` (msgspec) and pydantic's Rust regex read apart:
+Unicode classes, alternation around anchors, flags, POSIX classes, inner anchors."""
+
+
 def _pattern(pattern: str) -> str:
-    if not pattern.startswith("^") or not pattern.endswith("$") or pattern.endswith("\\$"):
+    body = pattern[1:-1]
+    if not (pattern.startswith("^") and pattern.endswith("$")) or body.endswith("\\"):
         raise TypeError(f"pattern {pattern!r} is not anchored as ^...$")
+    if not body.isascii() or _UNLIKE.search(body):
+        raise TypeError(f"pattern {pattern!r} may match differently in Python and Rust")
     return pattern[:-1] + r"\Z"
 
 
@@ -96,12 +111,7 @@ def _variant(prop: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 
 
 def _fields(model: type[BaseModel]) -> list[tuple[str, str, Mapping[str, Any]]]:
-    """(attribute, wire name, schema) of each field, after checking the model fits."""
-    config = model.model_config
-    if not config.get("strict") or config.get("extra") != "forbid":
-        raise TypeError(f"{model.__name__}: the fast path needs strict=True and extra='forbid'")
-    if config.get("allow_inf_nan", True):
-        raise TypeError(f"{model.__name__}: the fast path needs allow_inf_nan=False")
+    """(attribute, wire name, schema) of each field."""
     schema = model.model_json_schema(by_alias=True)
     if "$defs" in schema:
         raise TypeError(f"{model.__name__}: no fast path for nested models")
@@ -113,27 +123,79 @@ def _fields(model: type[BaseModel]) -> list[tuple[str, str, Mapping[str, Any]]]:
     return fields
 
 
+_NODES = {
+    "model", "model-fields", "model-field", "default", "nullable", "literal", "str", "int",
+    "float", "tuple", "datetime", "function-after",
+}  # fmt: skip
+_CHANGES = {
+    "strip_whitespace", "to_lower", "to_upper", "coerce_numbers_to_str",
+    "multiple_of", "now_op", "now_utc_offset", "custom_init", "root_model", "post_init",
+}  # fmt: skip
+"""Keys of pydantic's core schema that change or refuse values the JSON Schema does not show."""
+
+
+def _audit(model: type[BaseModel], checks: Mapping[str, Check]) -> None:
+    """TypeError unless validating ``model`` is what the fast path repeats.
+
+    Walks pydantic's own (core) schema, which also holds what the JSON Schema
+    leaves out: validators in ``Annotated``, string transforms, lax fields.
+    """
+    config = model.model_config
+    if not config.get("strict") or config.get("extra") != "forbid":
+        raise TypeError(f"{model.__name__}: the fast path needs strict=True and extra='forbid'")
+    if config.get("allow_inf_nan", True) or any(k.startswith("str_") for k in config):
+        raise TypeError(f"{model.__name__}: allow_inf_nan=False and no str_* settings")
+    validated: list[str] = []
+
+    def walk(node: Mapping[str, Any], field: str | None) -> None:
+        kind, where = node["type"], f"{model.__name__}.{field or ''} ({node['type']})"
+        if (
+            kind not in _NODES
+            or node.get("strict") is False
+            or any(node.get(key) for key in _CHANGES)
+            or node.get("regex_engine", "rust-regex") != "rust-regex"
+        ):
+            raise TypeError(f"{where}: the fast path does not repeat this validation")
+        if kind == "model" and field is not None:
+            raise TypeError(f"{where}: no fast path for nested models")
+        if kind == "datetime" and (
+            node.get("tz_constraint") != "aware"
+            or {"lt", "le", "gt", "ge"} & set(node)
+            or node.get("microseconds_precision", "truncate") != "truncate"
+        ):
+            raise TypeError(f"{where}: the fast path takes aware date-times without bounds")
+        if kind == "model-field" and not isinstance(node.get("validation_alias", ""), str):
+            raise TypeError(f"{where}: no fast path for alias paths or choices")
+        if kind == "function-after":
+            function = node["function"]
+            if field is None or function.get("function") is not checks.get(field):
+                raise TypeError(f"{where}: a validator the fast path is not given")
+            validated.append(field)
+        if kind == "model-fields":
+            for name, child in node["fields"].items():
+                walk(child, name)
+        for key in ("schema", "items_schema"):
+            children = node.get(key)
+            for child in children if isinstance(children, list) else [children]:
+                if isinstance(child, Mapping):
+                    walk(child, field)
+
+    walk(model.__pydantic_core_schema__, None)
+    if sorted(validated) != sorted(checks):
+        raise TypeError(f"{model.__name__}: each check must be its field's one validator")
+
+
 class FastDecoder:
     """Reads the JSON records of ``model`` that msgspec can vouch for.
 
-    ``checks`` are the model's after-validators by field name, as plain
-    functions; a model with any other kind of validator is refused.
+    ``checks`` are the model's after-validators by field name: the very
+    functions the model registers (``field_validator(name)(staticmethod(f))``),
+    so the two cannot drift apart. A model whose validation does anything
+    else the fast path does not repeat is refused (`_audit`).
     """
 
     def __init__(self, model: type[BaseModel], *, checks: Mapping[str, Check]) -> None:
-        decorators = model.__pydantic_decorators__
-        validated = {
-            field: dec.info.mode
-            for dec in decorators.field_validators.values()
-            for field in dec.info.fields
-        }
-        if (
-            decorators.model_validators
-            or any(mode != "after" for mode in validated.values())
-            or set(validated) != set(checks)
-            or model.__pydantic_post_init__ is not None
-        ):
-            raise TypeError(f"{model.__name__}: validators the fast path does not repeat")
+        _audit(model, checks)
         fields = _fields(model)
         struct = msgspec.defstruct(
             f"Fast{model.__name__}",
@@ -158,6 +220,8 @@ class FastDecoder:
 
     def decode(self, raw: bytes | str) -> Any | None:
         """The record as a struct of the model's values, or None: then pydantic decides."""
+        if type(raw) is not bytes and type(raw) is not str:  # memoryview: pydantic refuses it
+            return None
         try:
             record = self._decoder.decode(raw)
             for name, step in self._steps:

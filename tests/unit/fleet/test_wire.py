@@ -12,11 +12,25 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NaiveDatetime,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fleet.errors import ContractError
 from fleet.telemetry import (
     _FAST,
+    EARLIEST_EVENT_TIME,
+    MAX_RECORD_BYTES,
     VSS_PATHS,
     TelemetryEvent,
     TelemetryValues,
@@ -51,14 +65,24 @@ def pydantic_only(raw: bytes | str) -> TelemetryEvent | None:
         return None
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal values of one type; floats to the sign of a zero, times to their offset."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    if isinstance(a, datetime):
+        return a == b and a.utcoffset() == b.utcoffset()
+    return bool(a == b)
+
+
 def assert_agree(raw: bytes | str) -> str:
     """Which decoder took ``raw`` ("fast", "pydantic" or "refused"), after checking they agree."""
     fast, model = _FAST.decode(raw), pydantic_only(raw)
     if fast is not None:
         assert model is not None, f"the fast path took what the contract refuses: {raw!r}"
         for name in TelemetryEvent.model_fields:
-            a, b = getattr(fast, name), getattr(model, name)
-            assert (a, type(a)) == (b, type(b)), name
+            assert same(getattr(fast, name), getattr(model, name)), name
         assert fast.event_time.utcoffset() == timedelta(0)
     # Whatever the route, decode_values gives the contract's values or its error.
     try:
@@ -73,7 +97,7 @@ def assert_agree(raw: bytes | str) -> str:
         )
         return "refused"
     values = decode_values(raw)
-    assert all(getattr(values, n) == getattr(expected, n) for n in TelemetryEvent.model_fields)
+    assert all(same(getattr(values, n), getattr(expected, n)) for n in TelemetryEvent.model_fields)
     return "fast" if fast is not None else "pydantic"
 
 
@@ -116,6 +140,12 @@ def with_token(key: str, token: str) -> str:
         (with_token("event_time", '"2100-01-01T00:00:00Z"'), "refused"),
         (with_token("event_time", '"2026-02-30T00:00:00Z"'), "refused"),
         (with_token("event_time", "1764059400"), "refused"),
+        (with_token("event_time", '"2026-11-25T08:30:00+05:75"'), "refused"),  # minute 75
+        (with_token("event_time", '"2026-11-25T08:30:00-0075"'), "refused"),
+        (with_token("event_time", '"2026-11-25T08:30:00+00:60"'), "refused"),
+        (with_token("event_time", '"2026-11-25T08:30:00+23:59"'), "fast"),
+        (with_token("event_time", '"0001-01-01T00:00:00+01:00"'), "refused"),  # before year 1
+        (with_token("event_time", '"9999-12-31T23:59:59-01:00"'), "refused"),  # after 9999
         (json.dumps({**VALID, "vin": "1HGCM82633A004352"}), "refused"),  # Python names
         (json.dumps(VALID).replace(f'"{SPEED}"', f'"{SPEED}": 900, "{SPEED}"'), "pydantic"),
         (json.dumps(VALID).replace(f'"{SPEED}"', f'"{SPEED}": 1, "{SPEED}"'), "fast"),
@@ -137,7 +167,8 @@ TOKENS = [
     "360", "2000", "5000000", "1e400", "9223372036854775807", "1.0", "true", "false",
     "null", '"x"', '""', '"P0301"', '"p0301"', "[]", '["P0301", "C1234"]', '["X"]', "{}",
     '"2026-11-25T08:30:00Z"', '"2026-11-25T08:30:00.1234567+01:00"', '"trip.7:a-b_c"',
-    '"1HGCM82633A004352"', '"1HGCM82633A004352\\n"',
+    '"1HGCM82633A004352"', '"1HGCM82633A004352\\n"', '"2026-11-25T08:30:00+05:75"',
+    '"0001-01-01T00:00:00+01:00"', "-0.0", "4E2",
 ]  # fmt: skip
 KEYS = [*VALID, *VSS_PATHS.values(), "vin", "speed", "unknown"]
 
@@ -153,6 +184,45 @@ def test_for_any_record_the_fast_path_agrees_with_pydantic(
     parts = [json.dumps(k) + ": " + json.dumps(v) for k, v in VALID.items() if k not in dropped]
     parts += [json.dumps(k) + ": " + token for k, token in changes]  # repeats a key at times
     assert_agree("{" + ", ".join(parts) + "}")
+
+
+FLOAT_KEYS = [VSS_PATHS[n] for n, f in TelemetryEvent.model_fields.items() if "float" in str(f)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.sampled_from(FLOAT_KEYS),
+    number=st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**70), 2**70),
+    when=st.datetimes(),  # naive, any year: only its wall-clock digits are written
+    offset=st.tuples(st.integers(0, 30), st.integers(0, 99), st.sampled_from("+-")),
+    decimals=st.text("0123456789", max_size=9),
+    colon=st.booleans(),
+)
+def test_for_any_number_and_event_time_the_fast_path_agrees_with_pydantic(
+    key: str,
+    number: float,
+    when: datetime,
+    offset: tuple[int, int, str],
+    decimals: str,
+    colon: bool,
+) -> None:
+    hours, minutes, sign = offset
+    zone = f"{sign}{hours:02d}{':' if colon else ''}{minutes:02d}"
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{decimals}" if decimals else "") + zone
+    assert_agree(json.dumps({**VALID, key: number, "event_time": stamp}))
+
+
+def test_only_bytes_and_text_take_the_fast_path() -> None:
+    raw = json.dumps(VALID).encode()
+    assert _FAST.decode(raw) is not None
+    assert _FAST.decode(memoryview(raw)) is None  # pydantic refuses a memoryview
+
+
+def test_an_oversized_record_is_refused_before_either_decoder() -> None:
+    padded = json.dumps(VALID)[:-1] + " " * MAX_RECORD_BYTES + "}"
+    with pytest.raises(ContractError) as got:
+        decode_values(padded)
+    assert got.value.reason == "oversized"
 
 
 def test_the_simulator_s_records_all_take_the_fast_path() -> None:
@@ -190,34 +260,73 @@ def test_the_values_protocol_lists_the_contract_s_fields_and_types() -> None:
     assert protocol == model
 
 
-class _Checked(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
-    x: float
-
-    @model_validator(mode="after")
-    def _anything(self) -> _Checked:
-        return self
+STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
-class _Lenient(BaseModel):
-    x: float
+def _check(value: float) -> float:
+    return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
-    x: float | str
+_CHECK = staticmethod(_check)
 
 
-@pytest.mark.parametrize("model", [_Checked, _Lenient, _Strict])
-def test_a_model_the_fast_path_cannot_mirror_is_refused_at_import(
-    model: type[BaseModel],
-) -> None:
+def _model(annotation: Any, *, config: ConfigDict = STRICT, **namespace: Any) -> type[BaseModel]:
+    """A one-field model ``x`` with the given annotation, config and class body."""
+    body = {"__annotations__": {"x": annotation}, "model_config": config, **namespace}
+    return typing.cast(type[BaseModel], type("Probe", (BaseModel,), body))
+
+
+class _Inner(BaseModel):
+    model_config = STRICT
+    y: float
+
+
+REFUSED = {
+    "lax model": _model(float, config=ConfigDict(extra="forbid", allow_inf_nan=False)),
+    "extra keys allowed": _model(float, config=ConfigDict(strict=True, allow_inf_nan=False)),
+    "NaN allowed": _model(float, config=ConfigDict(strict=True, extra="forbid")),
+    "strings stripped": _model(str, config={**STRICT, "str_strip_whitespace": True}),
+    "a lax field": _model(typing.Annotated[float, Field(strict=False)]),
+    "a union": _model(float | str),
+    "a list": _model(list[str]),
+    "a nested model": _model(_Inner),
+    "a multiple of": _model(typing.Annotated[float, Field(multiple_of=2)]),
+    "an upper-cased string": _model(typing.Annotated[str, StringConstraints(to_upper=True)]),
+    "a naive date-time": _model(NaiveDatetime),
+    "a bounded date-time": _model(typing.Annotated[AwareDatetime, Field(gt=EARLIEST_EVENT_TIME)]),
+    "a Unicode class": _model(typing.Annotated[str, Field(pattern=r"^\w+$")]),
+    "an alternation": _model(typing.Annotated[str, Field(pattern=r"^a$|^b$")]),
+    "an escaped final dollar": _model(typing.Annotated[str, Field(pattern=r"^a\$")]),
+    "an alias path": _model(typing.Annotated[float, Field(validation_alias=AliasPath("a", 0))]),
+    "a validator in Annotated": _model(typing.Annotated[float, AfterValidator(_check)]),
+    "a before validator": _model(float, _v=field_validator("x", mode="before")(_CHECK)),
+    "a model validator": _model(float, _v=model_validator(mode="after")(lambda self: self)),
+    "a post-init": _model(float, model_post_init=lambda self, context: None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_model_the_fast_path_cannot_mirror_is_refused_at_import(name: str) -> None:
     with pytest.raises(TypeError):
-        FastDecoder(model, checks={})
+        FastDecoder(REFUSED[name], checks={})
 
 
-def test_a_validator_not_repeated_for_the_fast_path_is_refused() -> None:
-    with pytest.raises(TypeError, match="validators"):
+def test_a_check_must_be_the_very_validator_the_model_registers() -> None:
+    FastDecoder(_model(float), checks={})  # what every refused probe above departs from
+    registered = _model(float, _v=field_validator("x")(staticmethod(_check)))
+    FastDecoder(registered, checks={"x": _check})  # the same function: taken
+    with pytest.raises(TypeError, match="validator"):
+        FastDecoder(registered, checks={})
+    with pytest.raises(TypeError, match="validator"):
+        FastDecoder(registered, checks={"x": lambda value: value})
+    twice = _model(
+        float,
+        _v=field_validator("x")(staticmethod(_check)),
+        _w=field_validator("x")(staticmethod(_check)),
+    )
+    with pytest.raises(TypeError, match="one validator"):
+        FastDecoder(twice, checks={"x": _check})
+    with pytest.raises(TypeError, match="validator"):
         FastDecoder(TelemetryEvent, checks={})
 
 
