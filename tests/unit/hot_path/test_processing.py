@@ -53,6 +53,12 @@ def test_a_record_the_contract_refuses_becomes_a_dead_letter_with_its_origin() -
     assert fleet.vehicles == {}
     for broken in (b"{not json", None):
         assert fleet.send(broken).dead_letter is not None
+    # A time that has no UTC counterpart (year 1 at +01:00) raised OverflowError out of the
+    # decoder: the worker stopped on it, and on it again after each restart.
+    stamp = encode_event(reading(0)).split(b'"event_time":"')[1].split(b'"')[0]
+    ancient = encode_event(reading(0)).replace(stamp, b"0001-01-01T00:00:00+01:00")
+    letter = fleet.send(ancient).dead_letter
+    assert letter is not None and dict(letter.headers)["reason"] == b"out_of_range"
     # The stream goes on.
     assert fleet.send(encode_event(reading(1))).dead_letter is None
 
