@@ -101,11 +101,12 @@ class HotPathSettings(BaseSettings):
     web_enabled: bool = True
     """Faust's web server: the worker's page and, with ``HOT_FAUST_MONITOR``, its /stats."""
     faust_monitor: bool = False
-    """Feed Faust's Monitor sensor (the web server's /stats) on every record.
+    """Faust's own Monitor sensor (the web server's /stats), fed on every record.
 
-    Off: the Prometheus metrics (``HOT_METRICS_PORT``) are the worker's
+    Off: `hot_path.app.StreamClock` keeps only what Faust's slow-stream check
+    reads; the Prometheus metrics (``HOT_METRICS_PORT``) are the worker's
     numbers, and the Monitor's four calls a record (clock readings, counters)
-    took 2.3 us of the worker's 70-100 (docs/hot_path.md, "Eighth round")."""
+    took 2.3 us of the worker's 90-120 (docs/hot_path.md, "Eighth round")."""
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "info"

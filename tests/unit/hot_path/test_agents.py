@@ -12,6 +12,7 @@ from mode import CrashingSupervisor
 from prometheus_client import REGISTRY
 
 from fleet.telemetry import encode_event
+from hot_path.app import StreamClock
 from hot_path.processing import Outcome
 
 from .readings import VIN, reading
@@ -105,16 +106,24 @@ def test_a_record_the_agent_fails_on_stops_the_worker_rather_than_being_skipped(
     assert isinstance(supervisor, CrashingSupervisor), type(supervisor).__name__
 
 
-def test_faust_monitor_is_left_out_of_the_sensors_unless_asked_for(
-    agents: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_the_worker_s_monitor_feeds_faust_s_stream_check_and_nothing_else(
+    agents: ModuleType,
 ) -> None:
-    app, settings = agents.app, agents.settings
+    app = agents.app
+    monitor = app.monitor
+    assert isinstance(monitor, StreamClock)  # HOT_FAUST_MONITOR off, the default
     try:
         list(app.on_init_dependencies())  # what the app's start does first
-        assert app.monitor not in set(app.sensors)
-        monkeypatch.setattr(settings, "faust_monitor", True)
-        list(app.on_init_dependencies())
-        assert app.monitor in set(app.sensors)
+        assert monitor in set(app.sensors)
+
+        async def run() -> None:
+            async with agents.detect.test_context() as agent:
+                await agent.put(encode_event(reading(0)), key=VIN.encode(), partition=3)
+
+        asyncio.run(run())
+        # Faust's check for a stream that stopped processing reads this per partition...
+        assert [tp.partition for tp in monitor.stream_inbound_time] == [3]
+        # ...and the per-record counters and timings of Faust's own Monitor are not kept.
+        assert (monitor.events_total, monitor.messages_received_total) == (0, 0)
     finally:
-        if app.monitor in set(app.sensors):
-            app.sensors.remove(app.monitor)
+        app.sensors.remove(monitor)
