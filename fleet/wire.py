@@ -48,9 +48,9 @@ DATE_TIME = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
     r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])\Z"
 )
-"""The date-times the fast path takes. Python's `datetime.fromisoformat` reads more
-(an offset of +05:75, a seventh decimal, which msgspec would round and pydantic
-truncates): those go to pydantic."""
+"""The date-times the fast path takes (then read by `datetime.fromisoformat`). That
+reads more (an offset of +05:75, a seventh decimal), which pydantic refuses or
+truncates: those go to pydantic."""
 _BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
 _LENGTHS = {"minLength": "min_length", "maxLength": "max_length", "maxItems": "max_length"}
 _KNOWN = {"type", "title", "description", "default", "pattern", "format", "items", "const"}
@@ -112,9 +112,7 @@ def _variant(prop: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 
 def _fields(model: type[BaseModel]) -> list[tuple[str, str, Mapping[str, Any]]]:
     """(attribute, wire name, schema) of each field."""
-    schema = model.model_json_schema(by_alias=True)
-    if "$defs" in schema:
-        raise TypeError(f"{model.__name__}: no fast path for nested models")
+    schema = model.model_json_schema(by_alias=True)  # nested models: refused by `_audit`
     fields = []
     for name, info in model.model_fields.items():
         wire = info.alias or name
@@ -209,7 +207,6 @@ class FastDecoder:
             kw_only=True,
             frozen=True,
         )
-        self.struct: type[msgspec.Struct] = struct
         self._decoder = msgspec.json.Decoder(struct)
         steps: list[tuple[str, Check]] = [
             (name, datetime.fromisoformat)
