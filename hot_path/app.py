@@ -12,6 +12,7 @@ from faust.types.tuples import Message
 
 from fleet.config import KafkaSettings, TopicSettings
 from hot_path.config import HotPathSettings
+from hot_path.delivery import use_inline_delivery
 
 settings = HotPathSettings()
 
@@ -76,3 +77,5 @@ app = faust.App(
     web_port=settings.web_port,
     Monitor=Monitor if settings.faust_monitor else StreamClock,
 )
+if settings.inline_delivery:
+    use_inline_delivery(app)
