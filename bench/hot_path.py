@@ -12,6 +12,10 @@ broker, each in its own consumer group, one after the other in the same run:
   the median over the rounds is the figure (the machine's speed moves single
   runs by a fifth or more, and five rounds' median moves less). CPU time per
   record is read off ``/proc`` for the worker and, apart, its writer;
+- on the worker's loop (the last), a third contender in the same rounds: the
+  empty agent with the worker's inline delivery (`hot_path.delivery`), so
+  that full / that agent is what the rules and state cost, apart from the
+  Faust machinery the worker trims;
 - one worker and two workers in one group (in turn one or two first), each
   started on an empty topic and given the same records once every worker
   owns its partitions (so the rebalance is not in the window),
@@ -93,6 +97,8 @@ class HotPathBench:
     bare_rate: float
     empty_runs: dict[str, list[Run]] = field(default_factory=dict)  # event loop -> rounds
     full_runs: dict[str, list[Run]] = field(default_factory=dict)
+    inline_runs: dict[str, list[Run]] = field(default_factory=dict)
+    """The empty agent delivering as the worker does (`hot_path.delivery`), per loop."""
     scale_runs: list[tuple[PoolRun, PoolRun]] = field(default_factory=list)
     """Per round: one worker and two in one group (in turn one or two first), on fresh topics."""
     scale_records: int = 0
@@ -123,9 +129,13 @@ class HotPathBench:
     def full_rate(self) -> dict[str, float]:
         return {loop: median(r.rate for r in runs) for loop, runs in self.full_runs.items()}
 
-    def ratios(self, loop: str) -> list[float]:
-        """Full worker / empty agent of each round (the two ran back to back)."""
-        pairs = zip(self.full_runs.get(loop, []), self.empty_runs.get(loop, []), strict=False)
+    def ratios(self, loop: str, *, inline: bool = False) -> list[float]:
+        """Full worker / empty agent of each round (they ran back to back).
+
+        ``inline``: against the empty agent that delivers as the worker does.
+        """
+        empties = (self.inline_runs if inline else self.empty_runs).get(loop, [])
+        pairs = zip(self.full_runs.get(loop, []), empties, strict=False)
         return [full.rate / empty.rate for full, empty in pairs]
 
     def scale_ratios(self) -> list[float]:
@@ -140,11 +150,23 @@ class HotPathBench:
             cpu = median(r.cpu_us for r in runs)
             note = f"{rate / self.bare_rate:.2f} of bare; {cpu:.0f} us CPU a record"
             out.append((f"empty Faust agent ({loop}), median of {len(runs)}", f"{rate:,.0f}", note))
+        for loop, runs in self.inline_runs.items():
+            rate = median(r.rate for r in runs)
+            cpu = median(r.cpu_us for r in runs)
+            note = f"{rate / self.bare_rate:.2f} of bare; {cpu:.0f} us CPU a record"
+            name = (
+                f"empty Faust agent, the worker's inline delivery ({loop}), median of {len(runs)}"
+            )
+            out.append((name, f"{rate:,.0f}", note))
         for loop, runs in self.full_runs.items():
             rate = median(r.rate for r in runs)
             ratios = self.ratios(loop)
             spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
             ratio = f"{median(ratios):.2f}{spread} of empty, " if ratios else ""
+            inline = self.ratios(loop, inline=True)
+            if inline:
+                spread = f" ({min(inline):.2f}-{max(inline):.2f})" if len(inline) > 1 else ""
+                ratio += f"{median(inline):.2f}{spread} of empty inline, "
             cpu = median(r.cpu_us for r in runs)
             writer = median(r.writer_cpu_us for r in runs)
             note = (f"{ratio}{rate / self.bare_rate:.2f} of bare; {cpu:.0f} us CPU a record; "
@@ -220,21 +242,29 @@ def bench_hot_path(
         _produce(boot, topic, sample)
         progress("bare aiokafka consumer")
         result = HotPathBench(len(sample), asyncio.run(_bare(boot, topic, len(sample))))
+        contenders = {"empty": ("empty Faust agent", result.empty_runs),
+                      "inline": ("empty agent, inline delivery", result.inline_runs),
+                      "full": ("full worker", result.full_runs)}  # fmt: skip
         for round_ in range(rounds):
             for loop in loops:
                 # Alternately the empty agent first and the full worker first: the machine's
                 # speed drifts by a fifth or more within minutes, and neither may always
-                # have the later turn.
-                for empty_agent in (True, False) if round_ % 2 == 0 else (False, True):
-                    what = "empty Faust agent" if empty_agent else "full worker"
+                # have the later turn. The inline agent, on the worker's loop only, between.
+                turns = ["empty", "inline", "full"] if loop == loops[-1] else ["empty", "full"]
+                for who in turns if round_ % 2 == 0 else turns[::-1]:
+                    what, runs = contenders[who]
                     progress(f"round {round_ + 1} of {rounds}: {what} ({loop})")
-                    with _worker(boot, topic, work, empty=empty_agent, loop=loop) as w:
-                        runs = result.empty_runs if empty_agent else result.full_runs
+                    with _worker(boot, topic, work, empty=who != "full", loop=loop,
+                                 inline=who == "inline") as w:  # fmt: skip
                         runs.setdefault(loop, []).append(_run(w, len(sample)))
                 empty, full = result.empty_runs[loop][-1], result.full_runs[loop][-1]
                 progress(f"  empty {empty.rate:,.0f}/s ({empty.cpu_us:.0f} us a record), full "
                          f"{full.rate:,.0f}/s ({full.cpu_us:.0f} us): "
                          f"{full.rate / empty.rate:.2f}")  # fmt: skip
+                if "inline" in turns:
+                    inline = result.inline_runs[loop][-1]
+                    progress(f"  empty agent inline {inline.rate:,.0f}/s ({inline.cpu_us:.0f} us): "
+                             f"full / it {full.rate / inline.rate:.2f}")  # fmt: skip
         loop = loops[-1]  # uvloop, the worker's default (HOT_LOOP)
         if scale_rounds:
             result.scale_loop = loop
@@ -364,7 +394,7 @@ class _worker:
 
     def __init__(
         self, bootstrap: str, topic: str, tmp: Path, *, empty: bool, loop: str,
-        group: str | None = None,
+        group: str | None = None, inline: bool = False,
     ) -> None:  # fmt: skip
         self.port, self.empty = _free_port(), empty
         kind = "empty" if empty else "hot"
@@ -384,6 +414,7 @@ class _worker:
             "HOT_DEAD_LETTER_TOPIC": f"{name}.dlq", "HOT_WEB_ENABLED": "false",
             "HOT_METRICS_PORT": str(self.port), "HOT_LOG_LEVEL": "warn", "HOT_LOOP": loop,
             "HOT_REPLICATION_FACTOR": "1", "TOPIC_TELEMETRY_PARTITIONS": str(PARTITIONS),
+            "BENCH_EMPTY_INLINE": "1" if inline else "0",  # the empty agent's delivery
         }  # fmt: skip
         module = ["bench.hot_path", "empty-agent"] if empty else ["hot_path", "worker"]
         self.log_path = home / "worker.log"
@@ -707,6 +738,10 @@ def empty_agent() -> None:
                     store="memory://", topic_partitions=PARTITIONS, topic_replication_factor=1,
                     consumer_auto_offset_reset="earliest", web_enabled=False,
                     datadir=str(settings.state_dir()))  # not ./<app id>-data  # fmt: skip
+    if os.environ.get("BENCH_EMPTY_INLINE") == "1":  # the worker's delivery, not Faust's
+        from hot_path.delivery import use_inline_delivery
+
+        use_inline_delivery(app)
     topic = app.topic(settings.telemetry_topic, key_serializer="raw", value_serializer="raw")
 
     @app.agent(topic)
