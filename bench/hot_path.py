@@ -741,7 +741,7 @@ def empty_agent() -> None:
     if os.environ.get("BENCH_EMPTY_INLINE") == "1":  # the worker's delivery, not Faust's
         from hot_path.delivery import use_inline_delivery
 
-        use_inline_delivery(app)
+        use_inline_delivery(app, held_topics=[settings.telemetry_topic])
     topic = app.topic(settings.telemetry_topic, key_serializer="raw", value_serializer="raw")
 
     @app.agent(topic)

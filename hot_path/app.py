@@ -78,4 +78,4 @@ app = faust.App(
     Monitor=Monitor if settings.faust_monitor else StreamClock,
 )
 if settings.inline_delivery:
-    use_inline_delivery(app)
+    use_inline_delivery(app, held_topics=[settings.telemetry_topic])

@@ -15,12 +15,17 @@ fetch loop's own task. A delivery that finished there is done, and Faust's
 own under Faust's ``wait_first``, from the point where it stopped (`_Rest`),
 so a rebalance abandons it exactly as before. Nothing is predicted about
 Faust's delivery: the coroutine says by itself whether it had to wait.
+
+The first step runs as the fetch loop's task and in its context: a delivery
+must not start anything bound to its task (``asyncio.timeout``, a context
+variable it sets) before it first waits. Faust's (the conductor, its flow
+control, the channels' decode and ``put_nowait``) starts nothing of the kind.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from functools import partial
 from types import CoroutineType
 from typing import Any
@@ -94,17 +99,22 @@ class InlineDeliveryConsumer(aiokafka.Consumer):
     """Faust's aiokafka consumer, delivering each record inline when it need not wait.
 
     Delivered inline, records reach the agent's queue faster than the agent
-    takes them, and Faust's answer to a queue past its high mark, pausing the
-    partition, then stalled the worker: once every partition was paused, its
-    fetch loop slept a whole second (``Consumer._wait_next_records``). So the
-    fetch loop itself waits instead, until the agent has emptied its queue (or
-    the flow stops, or ``ROOM_WAIT_S`` passed), and partitions stay fetched.
+    takes them. Faust's answer to a queue past its high mark (80 % of
+    ``stream_buffer_maxsize``) is to stop fetching that partition until the
+    queue is down to its low mark (40 %) or empty; with every partition of
+    the agent's topic stopped so, the fetch loop slept a whole second
+    (``Consumer._wait_next_records``), every few thousand records. For the
+    held topics (the agent's), the fetch loop itself waits instead, until
+    the queue is back under its low mark (or the flow stops, or
+    ``ROOM_WAIT_S`` passed), and their partitions stay fetched. Other topics'
+    partitions (the tables' changelogs, read by standbys) pause as in Faust.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         deliver = self.callback  # the conductor's: the record to every channel's queue
         self.callback = lambda message: first_step(deliver(message))
+        self._held_topics: frozenset[str] = getattr(self.transport, "held_topics", frozenset())
         self._full: set[TP] = set()
         self._room = asyncio.Event()
         self._room.set()
@@ -116,7 +126,7 @@ class InlineDeliveryConsumer(aiokafka.Consumer):
                     if isinstance(other, Coroutine):
                         other.close()  # ``suspend_flow.wait()``, never started
                 return WaitResults([DELIVERED], [None], False)
-            # The agent is behind: wait here until it has emptied its queue, while the flow goes on.
+            # The agent is behind: wait here until its queue has room, while the flow goes on.
             waited = await super().wait_first(self._room.wait(), *coros[1:], timeout=ROOM_WAIT_S)
             if not self._room.is_set():  # the flow stopped, or no word came: go on as Faust would
                 self._full.clear()
@@ -126,11 +136,16 @@ class InlineDeliveryConsumer(aiokafka.Consumer):
         return await super().wait_first(*coros, timeout=timeout)  # type: ignore[arg-type]
 
     def on_buffer_full(self, tp: TP) -> None:
-        if not self.app.in_recovery:  # as Faust's: changelogs are read on in recovery
+        if tp.topic not in self._held_topics:
+            super().on_buffer_full(tp)
+        elif not self.app.in_recovery:  # as Faust's: nothing is paused in recovery
             self._full.add(tp)
             self._room.clear()
 
     def on_buffer_drop(self, tp: TP) -> None:
+        if tp.topic not in self._held_topics:
+            super().on_buffer_drop(tp)
+            return
         self._full.discard(tp)
         if not self._full:
             self._room.set()
@@ -139,7 +154,15 @@ class InlineDeliveryConsumer(aiokafka.Consumer):
 class InlineDeliveryTransport(aiokafka.Transport):
     Consumer = InlineDeliveryConsumer
 
+    def __init__(self, url: Any, app: Any, *, held_topics: Iterable[str]) -> None:
+        super().__init__(url, app)
+        self.held_topics = frozenset(held_topics)
 
-def use_inline_delivery(app: Any) -> None:
-    """Give ``app`` the inline-delivery consumer (before its consumer is first used)."""
-    app.transport = InlineDeliveryTransport(app.conf.broker_consumer, app)
+
+def use_inline_delivery(app: Any, *, held_topics: Iterable[str]) -> None:
+    """Give ``app`` the inline-delivery consumer (before its consumer is first used).
+
+    ``held_topics``: the topics whose full queue holds the fetch loop rather
+    than pausing the partition (the agent's input).
+    """
+    app.transport = InlineDeliveryTransport(app.conf.broker_consumer, app, held_topics=held_topics)

@@ -165,7 +165,9 @@ def _shorten_fetch_wait(sender: Any, *args: Any, **kwargs: Any) -> None:
     the paced benchmark the worker's consumer returned nothing for a second
     at a time while 5,000 records a second came in (alert latency p99 2.4-
     4.3 s; 0.3-0.6 s with 100 ms). A shorter wait costs a few more empty fetches
-    a second on an idle topic.
+    a second on an idle topic. (With ``HOT_INLINE_DELIVERY``, the default, the
+    telemetry partitions are no longer paused, `hot_path.delivery`; the
+    changelogs a standby reads still are.)
     """
     thread = getattr(app.consumer, "_thread", None)  # Faust internals (faust-streaming 0.15.3)
     fetcher = getattr(getattr(thread, "_consumer", None), "_fetcher", None)

@@ -8,6 +8,7 @@ from typing import Any
 import faust
 import pytest
 from faust.types import TP
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from hot_path import delivery
 from hot_path.delivery import DELIVERED, InlineDeliveryConsumer, first_step, use_inline_delivery
@@ -44,8 +45,9 @@ def test_a_delivery_that_waits_goes_on_where_it_stopped() -> None:
 
     async def deliver(room: asyncio.Future[int]) -> str:
         seen.append("before")
-        await asyncio.sleep(0)
-        seen.append(f"got {await room}")
+        seen.append(f"got {await room}")  # the first step stops here, on the future
+        await asyncio.sleep(0)  # and a bare yield, in the task
+        seen.append(f"in {asyncio.current_task() is not None and 'a task'}")
         return "delivered"
 
     async def run() -> None:
@@ -57,7 +59,7 @@ def test_a_delivery_that_waits_goes_on_where_it_stopped() -> None:
         assert not task.done() and seen == ["before"]
         room.set_result(7)
         assert await task == "delivered"
-        assert seen == ["before", "got 7"]
+        assert seen == ["before", "got 7", "in a task"]
 
     asyncio.run(run())
 
@@ -107,7 +109,7 @@ def _consumer() -> InlineDeliveryConsumer:
     """A worker's consumer, made in the running loop (Faust's services keep the loop they see)."""
     app = faust.App("test-inline-delivery", broker="kafka://127.0.0.1:1", store="memory://",
                     web_enabled=False)  # fmt: skip
-    use_inline_delivery(app)
+    use_inline_delivery(app, held_topics=[TP0.topic])
     made = app.consumer
     assert isinstance(made, InlineDeliveryConsumer)
     return made
@@ -149,8 +151,11 @@ def test_a_delivery_that_waits_is_abandoned_when_the_flow_stops() -> None:
     asyncio.run(run())
 
 
-def test_a_full_queue_holds_the_fetch_loop_until_the_agent_emptied_it() -> None:
+def test_a_full_queue_holds_the_fetch_loop_until_the_agent_caught_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Faust would pause the partitions, and its fetch loop then slept a second."""
+    monkeypatch.setattr(delivery, "ROOM_WAIT_S", 30.0)  # only the drops may end the hold
 
     async def run() -> None:
         consumer = _consumer()
@@ -164,9 +169,58 @@ def test_a_full_queue_holds_the_fetch_loop_until_the_agent_emptied_it() -> None:
         await asyncio.sleep(0.01)
         assert not waiting.done()  # partition 1's records still fill the queue
         consumer.on_buffer_drop(TP1)
-        await asyncio.wait_for(waiting, 1)
+        assert not (await asyncio.wait_for(waiting, 1)).stopped
         _, ticked = await _ticked(consumer.wait_first(DELIVERED, consumer.suspend_flow.wait()))
         assert not ticked  # inline again
+        assert consumer._get_active_partitions() == set()  # none was ever paused (or assigned)
+
+    asyncio.run(run())
+
+
+def test_faust_s_own_queue_releases_the_fetch_loop_at_its_low_mark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agent's queue as Faust makes it, its pressure callbacks as the conductor's."""
+    monkeypatch.setattr(delivery, "ROOM_WAIT_S", 30.0)
+
+    async def run() -> None:
+        consumer = _consumer()
+        queue: FlowControlQueue[int] = FlowControlQueue(maxsize=10, flow_control=FlowControlEvent())
+
+        def high() -> None:
+            consumer.on_buffer_full(TP0)
+
+        def drop() -> None:
+            consumer.on_buffer_drop(TP0)
+
+        for record in range(9):  # high mark: 10 / 1.25 = 8 records
+            queue.put_nowait_enhanced(record, on_pressure_high=high, on_pressure_drop=drop)
+        waiting = asyncio.ensure_future(
+            consumer.wait_first(DELIVERED, consumer.suspend_flow.wait())
+        )
+        await asyncio.sleep(0.01)
+        while not waiting.done():
+            queue.get_nowait()  # as Faust's stream takes what is queued
+            await asyncio.sleep(0.01)
+        assert not waiting.result().stopped
+        assert queue.qsize() == 3  # released by the get that found 4 (the low mark, 40 %)
+
+    asyncio.run(run())
+
+
+def test_other_topics_pause_their_partition_as_in_faust() -> None:
+    """A changelog read by a standby must not hold the agent's records."""
+
+    async def run() -> None:
+        consumer = _consumer()
+        changelog = TP("hot-path-vehicles-changelog", 0)
+        consumer._get_active_partitions().add(changelog)
+        consumer.on_buffer_full(changelog)
+        assert changelog not in consumer._get_active_partitions()
+        _, ticked = await _ticked(consumer.wait_first(DELIVERED, consumer.suspend_flow.wait()))
+        assert not ticked
+        consumer.on_buffer_drop(changelog)
+        assert changelog in consumer._get_active_partitions()
 
     asyncio.run(run())
 
