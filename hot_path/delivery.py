@@ -36,7 +36,7 @@ from mode.services import WaitArgT, WaitResults
 from mode.utils.times import Seconds
 
 ROOM_WAIT_S = 1.0
-"""The most the fetch loop waits for the agent's queue to empty (then Faust's own put waits)."""
+"""The most the fetch loop waits for the agent's queue to drain (then Faust's own put waits)."""
 
 
 class _Delivered:
