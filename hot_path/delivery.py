@@ -48,6 +48,8 @@ class _Delivered:
 
 
 DELIVERED = _Delivered()
+_DONE = WaitResults([DELIVERED], [None], False)
+"""``wait_first``'s answer for a delivery that is done: one, as Faust's fetch loop ignores it."""
 
 
 class _Rest:
@@ -123,9 +125,9 @@ class InlineDeliveryConsumer(aiokafka.Consumer):
         if coros and coros[0] is DELIVERED:  # the fetch loop's, for a delivery that is done
             if self._room.is_set():
                 for other in coros[1:]:
-                    if isinstance(other, Coroutine):
+                    if type(other) is CoroutineType:
                         other.close()  # ``suspend_flow.wait()``, never started
-                return WaitResults([DELIVERED], [None], False)
+                return _DONE
             # The agent is behind: wait here until its queue has room, while the flow goes on.
             waited = await super().wait_first(self._room.wait(), *coros[1:], timeout=ROOM_WAIT_S)
             if not self._room.is_set():  # the flow stopped, or no word came: go on as Faust would
