@@ -108,8 +108,9 @@ class HotPathSettings(BaseSettings):
     numbers, and the Monitor's four calls a record (clock readings, counters)
     took 2.3 us of the worker's 90-120 (docs/hot_path.md, "Eighth round")."""
     inline_delivery: bool = True
-    """Faust's fetch loop hands a record on without its four tasks a record when it need
-    not wait (`hot_path.delivery`; docs/hot_path.md, "Ninth round"). False: Faust's own."""
+    """Hand each record to the agent in Faust's fetch loop itself, skipping the four tasks
+    Faust makes a record, unless the hand-over has to wait (`hot_path.delivery`;
+    docs/hot_path.md, "Ninth round"). False: Faust's own delivery."""
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "info"
