@@ -20,8 +20,8 @@ those is taken for a duplicate and left to the batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from fleet.metrics import Increment, Reading, increment
 from fleet.telemetry import TelemetryValues
@@ -35,8 +35,7 @@ class Verdict(StrEnum):
     DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True, slots=True)
-class Track:
+class Track(NamedTuple):  # made once a record: a named tuple, as `Reading`
     seq: int
     last: Reading
     missing: tuple[int, ...] = ()
