@@ -274,3 +274,35 @@ def test_the_worker_delivers_inline_by_default(monkeypatch: pytest.MonkeyPatch) 
     # Only a native coroutine is stepped inline (anything else goes Faust's way, silently):
     # Faust's conductor must still hand over one.
     assert inspect.iscoroutinefunction(app.topics.on_message)
+
+
+def test_around_a_rebalance_records_go_faust_s_way() -> None:
+    """Until recovery has sought the committed offsets, delivery keeps Faust's pace."""
+    seen: list[str] = []
+
+    async def deliver(message: str) -> None:
+        seen.append(message)
+
+    async def nothing(*args: Any) -> None:
+        return None
+
+    async def run() -> None:
+        app = _consumer().app
+        consumer = app.transport.create_consumer(
+            callback=deliver, on_partitions_revoked=nothing, on_partitions_assigned=nothing
+        )
+        assert isinstance(consumer, InlineDeliveryConsumer)
+        app.rebalancing = True
+        handed = consumer.callback("during")
+        assert handed is not DELIVERED and seen == []  # not run inline: Faust awaits it
+        await handed
+        app.rebalancing = False
+        consumer.stop_flow()
+        handed = consumer.callback("stopped")
+        assert handed is not DELIVERED and seen == ["during"]
+        await handed
+        consumer.resume_flow()
+        assert consumer.callback("flowing") is DELIVERED
+        assert seen == ["during", "stopped", "flowing"]
+
+    asyncio.run(run())
