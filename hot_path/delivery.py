@@ -15,6 +15,8 @@ fetch loop's own task. A delivery that finished there is done, and Faust's
 own under Faust's ``wait_first``, from the point where it stopped (`_Rest`),
 so a rebalance abandons it exactly as before. Nothing is predicted about
 Faust's delivery: the coroutine says by itself whether it had to wait.
+While the flow is stopped or a rebalance is under way (until recovery has
+sought the committed offsets), records go Faust's way, at Faust's pace.
 
 The first step runs as the fetch loop's task and in its context: a delivery
 must not start anything bound to its task (``asyncio.timeout``, a context
@@ -115,7 +117,6 @@ class InlineDeliveryConsumer(aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         deliver = self.callback  # the conductor's: the record to every channel's queue
-
         app = self.app
 
         def callback(message: Any) -> Awaitable[Any]:
