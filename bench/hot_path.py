@@ -19,8 +19,12 @@ broker, each in its own consumer group, one after the other in the same run:
 - one worker and two workers in one group (in turn one or two first), each
   started on an empty topic and given the same records once every worker
   owns its partitions (so the rebalance is not in the window),
-  ``scale_rounds`` times over; the median of the rounds' ratios is the
-  scale-out;
+  ``scale_rounds`` times over, on ``scale_records`` records (more than the
+  other stages: two workers read 80,000 in 2-3 s); the median of the
+  rounds' ratios is the scale-out. Each round also reports the cores the
+  workers used and how long their threads waited for a core (the
+  scheduler's ``schedstat``): on a machine with as many cores as workers
+  that wait, not the software, is what holds two workers back;
 - the full worker, caught up, at ``paced_rate`` records a second: the same
   cars report for ``PACED_WARM_S`` seconds without a fault (a fleet that has
   been reporting for a while, on a broker whose JIT compiler is done), then
@@ -180,14 +184,18 @@ class HotPathBench:
             rounds = f"median of {len(ratios)}, {self.scale_records:,} records each"
             out.append((f"one worker, records given after it joined ({self.scale_loop}), {rounds}",
                         f"{median(r.rate for r in ones):,.0f}",
-                        f"{median(r.cpu_us for r in ones):.0f} us CPU a record; cores: writer "
+                        f"{median(r.cpu_us for r in ones):.0f} us CPU a record; cores: worker "
+                        f"{median(r.worker_cores for r in ones):.2f} (waiting for one "
+                        f"{median(r.wait_cores for r in ones):.2f}), writer "
                         f"{median(r.writer_cores for r in ones):.2f}, broker "
                         f"{median(r.broker_cores for r in ones):.2f}, machine "
                         f"{median(r.busy_cores for r in ones):.2f} busy"))  # fmt: skip
             out.append((f"two workers in one group ({self.scale_loop}), {rounds}",
                         f"{median(r.rate for r in twos):,.0f}",
                         f"{median(ratios):.2f}{spread} of one; "
-                        f"{median(r.cpu_us for r in twos):.0f} us CPU a record; cores: writers "
+                        f"{median(r.cpu_us for r in twos):.0f} us CPU a record; cores: workers "
+                        f"{median(r.worker_cores for r in twos):.2f} (waiting for one "
+                        f"{median(r.wait_cores for r in twos):.2f}), writers "
                         f"{median(r.writer_cores for r in twos):.2f}, broker "
                         f"{median(r.broker_cores for r in twos):.2f}, machine "
                         f"{median(r.busy_cores for r in twos):.2f} busy"))  # fmt: skip
@@ -231,6 +239,7 @@ def bench_hot_path(
     loops: tuple[str, ...] = ("aio", "uvloop"),
     rounds: int = 5,
     scale_rounds: int = 5,
+    scale_records: int = 200_000,
     progress: Callable[[str], None] = _say,
 ) -> HotPathBench:
     """Run every contender against one scratch broker; a few minutes."""
@@ -267,22 +276,27 @@ def bench_hot_path(
                              f"full / it {full.rate / inline.rate:.2f}")  # fmt: skip
         loop = loops[-1]  # uvloop, the worker's default (HOT_LOOP)
         if scale_rounds:
+            # More records than the throughput rounds: two workers read 80,000 in 2-3 s, a
+            # window in which a state flush or a slow second moved a round by a fifth.
+            scaled = sample_records(cars, scale_records)
             result.scale_loop = loop
-            result.scale_records = len(sample)
+            result.scale_records = len(scaled)
             for round_ in range(scale_rounds):
                 progress(f"round {round_ + 1} of {scale_rounds}: one worker and two in one "
                          f"group ({loop})")  # fmt: skip
                 # Alternately one first and two first: the broker gathers topics as rounds go.
                 if round_ % 2:
-                    two = _scaled(boot, work, sample, loop, workers=2)
-                    one = _scaled(boot, work, sample, loop, workers=1)
+                    two = _scaled(boot, work, scaled, loop, workers=2)
+                    one = _scaled(boot, work, scaled, loop, workers=1)
                 else:
-                    one = _scaled(boot, work, sample, loop, workers=1)
-                    two = _scaled(boot, work, sample, loop, workers=2)
+                    one = _scaled(boot, work, scaled, loop, workers=1)
+                    two = _scaled(boot, work, scaled, loop, workers=2)
                 result.scale_runs.append((one, two))
-                progress(f"  one {one.rate:,.0f}/s ({one.cpu_us:.0f} us a record), two "
-                         f"{two.rate:,.0f}/s ({two.cpu_us:.0f} us): "
-                         f"{two.rate / one.rate:.2f}")  # fmt: skip
+                progress(f"  one {one.rate:,.0f}/s ({one.cpu_us:.0f} us a record, "
+                         f"{one.worker_cores:.2f} cores, {one.wait_cores:.2f} waiting for one, "
+                         f"{one.window_s:.1f} s), two {two.rate:,.0f}/s ({two.cpu_us:.0f} us, "
+                         f"{two.worker_cores:.2f} cores, {two.wait_cores:.2f} waiting, "
+                         f"{two.window_s:.1f} s): {two.rate / one.rate:.2f}")  # fmt: skip
         if paced_seconds > 0:
             progress(
                 f"paced run at {paced_rate:,.0f} records/s for {paced_seconds:.0f} s after "
@@ -471,6 +485,26 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _ready_s(pid: int) -> float:
+    """Seconds the threads of a live process spent ready to run, waiting for a core.
+
+    The scheduler's own count (``/proc/PID/task/TID/schedstat``, second field);
+    threads that ended meanwhile drop out, which the workers' few long-lived
+    threads do not.
+    """
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return 0.0
+    for task in tasks:
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # gone meanwhile, or no schedstats here
+            continue
+    return total / 1e9
+
+
 def _java_cpu_s() -> float:
     """CPU seconds of the machine's Java processes: the scratch broker, unless others run."""
     total = 0.0
@@ -532,6 +566,17 @@ class PoolRun:
     writer_cores: float = 0.0
     """The workers' speed-view writers over the window, in cores."""
     broker_cores: float = 0.0
+    window_s: float = 0.0
+    """How long the timed window was."""
+    wait_cores: float = 0.0
+    """Time the workers' threads were ready to run but waited for a core, in cores."""
+    start_share: float = 0.0
+    """The share of the records already counted at its first reading (the window's start)."""
+
+    @property
+    def worker_cores(self) -> float:
+        """The workers' CPU over the window, in cores (their writers' not included)."""
+        return self.cpu_us * self.rate / 1e6
 
 
 def _machine_busy_s() -> float:
@@ -552,8 +597,9 @@ def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRu
     before it (the workers may have finished up to ``POLL_S`` earlier). Not
     to 100 %: of two workers, one often finishes its partitions first.
     """
-    Mark = tuple[float, float, float, float, float, float]
-    marks: list[Mark] = []  # (time, records, CPU, machine busy, writers' CPU, broker's CPU)
+    Mark = tuple[float, float, float, float, float, float, float]
+    # (time, records, CPU, machine busy, writers' CPU, broker's CPU, the workers' wait for a core)
+    marks: list[Mark] = []
     deadline = time.monotonic() + timeout
     while not marks or marks[-1][1] < 0.95 * total:
         if time.monotonic() > deadline:
@@ -565,19 +611,20 @@ def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRu
         if n >= 0.05 * total:
             marks.append((now, n, sum(_cpu_s(w.proc.pid) for w in pool), _machine_busy_s(),
                           sum(_writer_cpu_s(w) for w in pool),
-                          _java_cpu_s()))  # fmt: skip
+                          _java_cpu_s(), sum(_ready_s(w.proc.pid) for w in pool)))  # fmt: skip
         time.sleep(POLL_S)
     first, last = marks[0], marks[-1]
     if last[1] >= total:
         last = marks[-2] if len(marks) > 2 else first  # the last reading before all were in
-    t0, n0, c0, b0, w0, j0 = first
-    t1, n1, c1, b1, w1, j1 = last
+    t0, n0, c0, b0, w0, j0, r0 = first
+    t1, n1, c1, b1, w1, j1, r1 = last
     took, n = t1 - t0, max(n1 - n0, 1)
     if took <= 0:
         raise RuntimeError(f"{total:,} records went by within two readings {POLL_S} s apart: "
                            "give the benchmark more records")  # fmt: skip
-    return PoolRun(n / took, (c1 - c0) / n * 1e6, (b1 - b0) / took, (w1 - w0) / took,
-                   (j1 - j0) / took)  # fmt: skip
+    return PoolRun(n / took, (c1 - c0) / n * 1e6, (b1 - b0) / took, writer_cores=(w1 - w0) / took,
+                   broker_cores=(j1 - j0) / took, window_s=took, wait_cores=(r1 - r0) / took,
+                   start_share=n0 / total)  # fmt: skip
 
 
 def _paced(
