@@ -36,7 +36,13 @@ from hot_path.app import app, settings
 from hot_path.config import RuleSettings
 from hot_path.events import encode_alert
 from hot_path.processing import Outcome, process_record
-from hot_path.state import StateCache, drop_seen_from_gaps, in_flight, lost_heads
+from hot_path.state import (
+    StateCache,
+    drop_seen_from_gaps,
+    holes_by_commit,
+    in_flight,
+    lost_heads,
+)
 
 log = logging.getLogger(__name__)
 rules = RuleSettings()
@@ -93,10 +99,12 @@ class GapGuard(Sensor):
             removed = drop_seen_from_gaps(
                 gaps, getattr(consumer, "_acked_index", {}), in_flight(consumer)
             )
-            holes = {f"{tp.topic}[{tp.partition}]": sorted((i.begin, i.end - 1) for i in tree)
-                     for tp, tree in gaps.items() if tree}  # fmt: skip
-            log.warning("took %d offsets read here out of Faust's offset gaps; left as "
-                        "never read: %s", removed, holes or "none")  # fmt: skip
+            ahead, behind = holes_by_commit(gaps, getattr(consumer, "_committed_offset", {}))
+            if removed or ahead:
+                log.warning("took %d offsets read here out of Faust's offset gaps; left as "
+                            "never read: %s", removed, ahead or "none")  # fmt: skip
+            if behind:
+                log.info("offset gaps below the committed offsets (already covered): %s", behind)
         return None
 
 

@@ -256,6 +256,34 @@ def drop_seen_from_gaps(
     return removed
 
 
+Holes = dict[str, list[tuple[int, int]]]
+"""``topic[partition]`` -> (first, last) offset ranges, for a log line."""
+
+
+def holes_by_commit(
+    gaps: Mapping[Any, Any], committed: Mapping[Any, int | None]
+) -> tuple[Holes, Holes]:
+    """Faust's gaps split into those at or past the committed offset, and those below it.
+
+    A hole at or past the commit is offsets Faust is about to commit past that
+    this worker never read: records lost to it unless another member read
+    them. One below the commit is already covered by it (recovery's seek left
+    the read offset behind the commit, see docs/hot_path.md, "Tenth round"):
+    Faust drops it at its next commit and nothing changes. A partition with
+    no committed offset yet counts every hole as ahead.
+    """
+    ahead: Holes = {}
+    behind: Holes = {}
+    for tp, tree in gaps.items():
+        name = f"{tp.topic}[{tp.partition}]"
+        floor = committed.get(tp)
+        for interval in sorted(tree):
+            span = (interval.begin, interval.end - 1)
+            side = behind if floor is not None and span[1] < floor else ahead
+            side.setdefault(name, []).append(span)
+    return ahead, behind
+
+
 def in_flight(consumer: Any) -> dict[Any, set[int]]:
     """Offsets handed to the agent and not yet acknowledged, per topic partition.
 

@@ -17,6 +17,7 @@ from hot_path.state import (
     StateCache,
     decode_state,
     drop_seen_from_gaps,
+    holes_by_commit,
     in_flight,
     lost_heads,
 )
@@ -77,6 +78,26 @@ def test_a_true_gap_is_kept_and_records_in_flight_are_not_missing() -> None:
     assert drop_seen_from_gaps(consumer._gap, consumer._acked_index, flight) == 19
     assert [(iv.begin, iv.end) for iv in sorted(consumer._gap[TELEMETRY])] == [(320, 330)]
     assert consumer.commits(1) == [310]  # the ones in flight wait for their ack
+
+
+def test_holes_below_the_commit_are_told_apart_from_offsets_about_to_be_skipped() -> None:
+    # A traced rebalance: the seek left the read offset at 197 under a commit of 31,860.
+    consumer = FakeConsumer(31_860, (198, 31_859), range(31_860, 31_900))
+    other = TP(TELEMETRY.topic, 1)
+    consumer._gap[TELEMETRY].addi(31_950, 31_960)  # past the commit: never read here
+    consumer._gap[other].addi(10, 20)  # no commit known for partition 1: counted ahead
+    ahead, behind = holes_by_commit(consumer._gap, consumer._committed_offset)
+    name = f"{TELEMETRY.topic}[{TELEMETRY.partition}]"
+    assert behind == {name: [(198, 31_859)]}
+    assert ahead == {name: [(31_950, 31_959)], f"{TELEMETRY.topic}[1]": [(10, 19)]}
+    # One that reaches the commit is ahead: its last offset is not committed yet.
+    straddling = FakeConsumer(31_860, (31_800, 31_860), range(31_861, 31_900))
+    assert holes_by_commit(straddling._gap, straddling._committed_offset) == (
+        {name: [(31_800, 31_860)]},
+        {},
+    )
+    # Faust's next commit makes the hole below it no more than what was committed already.
+    assert consumer.commits(1) == [31_900]
 
 
 def flying(*offsets: int) -> list[SimpleNamespace]:
