@@ -278,6 +278,7 @@ def bench_hot_path(
         if scale_rounds:
             # More records than the throughput rounds: two workers read 80,000 in 2-3 s, a
             # window in which a state flush or a slow second moved a round by a fifth.
+            progress(f"sampling {scale_records:,} records of {cars:,} cars for the scale stage")
             scaled = sample_records(cars, scale_records)
             result.scale_loop = loop
             result.scale_records = len(scaled)
@@ -570,8 +571,6 @@ class PoolRun:
     """How long the timed window was."""
     wait_cores: float = 0.0
     """Time the workers' threads were ready to run but waited for a core, in cores."""
-    start_share: float = 0.0
-    """The share of the records already counted at its first reading (the window's start)."""
 
     @property
     def worker_cores(self) -> float:
@@ -623,8 +622,8 @@ def _pool_run(pool: list[_worker], total: int, timeout: float = 300.0) -> PoolRu
         raise RuntimeError(f"{total:,} records went by within two readings {POLL_S} s apart: "
                            "give the benchmark more records")  # fmt: skip
     return PoolRun(n / took, (c1 - c0) / n * 1e6, (b1 - b0) / took, writer_cores=(w1 - w0) / took,
-                   broker_cores=(j1 - j0) / took, window_s=took, wait_cores=(r1 - r0) / took,
-                   start_share=n0 / total)  # fmt: skip
+                   broker_cores=(j1 - j0) / took, window_s=took,
+                   wait_cores=(r1 - r0) / took)  # fmt: skip
 
 
 def _paced(
