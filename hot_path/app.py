@@ -13,6 +13,7 @@ from faust.types.tuples import Message
 from fleet.config import KafkaSettings, TopicSettings
 from hot_path.config import HotPathSettings
 from hot_path.delivery import use_inline_delivery
+from hot_path.fetching import use_seek_fence
 
 settings = HotPathSettings()
 
@@ -79,3 +80,5 @@ app = faust.App(
 )
 if settings.inline_delivery:
     use_inline_delivery(app, held_topics=[settings.telemetry_topic])
+else:
+    use_seek_fence(app)

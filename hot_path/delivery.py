@@ -37,6 +37,8 @@ from faust.types import TP
 from mode.services import WaitArgT, WaitResults
 from mode.utils.times import Seconds
 
+from hot_path.fetching import SeekFencedConsumer
+
 ROOM_WAIT_S = 1.0
 """The most the fetch loop waits for the agent's queue to drain (then Faust's own put waits)."""
 
@@ -99,8 +101,8 @@ def first_step(delivery: Awaitable[Any]) -> Awaitable[Any]:
     return _Rest(delivery, waiting)
 
 
-class InlineDeliveryConsumer(aiokafka.Consumer):
-    """Faust's aiokafka consumer, delivering each record inline when it need not wait.
+class InlineDeliveryConsumer(SeekFencedConsumer):
+    """The seek-fenced consumer, delivering each record inline when it need not wait.
 
     Delivered inline, records reach the agent's queue faster than the agent
     takes them. Faust's answer to a queue past its high mark (80 % of

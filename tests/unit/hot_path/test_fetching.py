@@ -1,0 +1,78 @@
+"""The seek fence (`hot_path.fetching.SeekFence`): which records of a batch predate a seek."""
+
+from __future__ import annotations
+
+from faust.types import TP
+
+from hot_path.delivery import InlineDeliveryConsumer
+from hot_path.fetching import SeekFence, SeekFencedConsumer
+
+TP0, TP1 = TP("fleet.telemetry", 0), TP("fleet.telemetry", 1)
+
+
+def test_with_no_seek_every_record_goes_through() -> None:
+    fence = SeekFence()
+    fence.ask()
+    assert fence.quiet
+    assert not fence.stale(TP0, 10)
+    assert fence.rereads() == {}
+
+
+def test_records_asked_for_before_a_seek_are_dropped_and_read_again_from_it() -> None:
+    fence = SeekFence()
+    fence.ask()
+    fence.seek(TP0, 500)  # while the batch (say offsets 1,500-1,999) is being handed on
+    assert not fence.quiet
+    assert fence.stale(TP0, 1551) and fence.stale(TP0, 1552)
+    assert not fence.stale(TP1, 80)  # the other partition was not sought
+    assert fence.rereads() == {TP0: 500}
+    assert fence.dropped == {TP0: 2}
+    assert fence.rereads() == {}  # taken once
+
+
+def test_a_batch_asked_for_after_the_seek_is_fresh() -> None:
+    fence = SeekFence()
+    fence.ask()
+    fence.seek(TP0, 500)
+    fence.ask()
+    assert fence.quiet
+    assert not fence.stale(TP0, 500)
+
+
+def test_during_a_seek_every_record_of_its_partitions_is_dropped() -> None:
+    # The consumer thread may run the fetch before or after the seek: either way out.
+    fence = SeekFence()
+    fence.begin({TP0, TP1})
+    fence.ask()  # asked for while the seek is under way
+    assert fence.stale(TP0, 700) and fence.stale(TP1, 40)
+    assert fence.rereads() == {}  # not before the seek has ended
+    fence.end({TP0, TP1}, {TP0: 500, TP1: None})  # TP1 had nothing committed: left in place
+    # ... and this batch's later records too, though the seek has ended.
+    assert fence.stale(TP0, 701)
+    assert fence.rereads() == {TP0: 500, TP1: 40}  # TP1 from its first record dropped
+
+
+def test_overlapping_seeks_hold_the_partition_until_the_last_ends() -> None:
+    fence = SeekFence()
+    fence.begin({TP0})
+    fence.begin({TP0})
+    fence.end({TP0}, {TP0: 300})
+    fence.ask()
+    assert fence.stale(TP0, 300)
+    assert fence.rereads() == {}
+    fence.end({TP0}, {TP0: 200})
+    assert fence.rereads() == {TP0: 200}
+
+
+def test_a_revoked_partition_is_not_read_again() -> None:
+    fence = SeekFence()
+    fence.ask()
+    fence.seek(TP0, 500)
+    assert fence.stale(TP0, 900)
+    fence.forget({TP0})
+    assert fence.rereads() == {}
+    assert fence.dropped == {}
+
+
+def test_the_worker_s_consumer_is_fenced() -> None:
+    assert issubclass(InlineDeliveryConsumer, SeekFencedConsumer)
