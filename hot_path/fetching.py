@@ -8,7 +8,7 @@ partition, but the loop goes on with the rest of the batch, records from the
 old position. Faust takes each for the next record: one ahead of the sought
 offset records the offsets between as a gap, which its next commit skips, and
 drops the fresh records of that range when they come, as already read. They
-are committed and never read (docs/hot_path.md, "Eleventh round").
+are committed and never read (docs/hot_path.md, "Records fetched before a seek").
 
 `SeekFence` keeps the books: which seeks came after the batch in the loop was
 asked for, and which partitions a seek under way covers. `SeekFencedConsumer`
@@ -109,6 +109,20 @@ class SeekFence:
             del self.reread[tp]
         return ready
 
+    def overlapped(self, sought: Mapping[TP, int], before: int) -> None:
+        """``sought`` were sought again from ``before``: again, if another seek ran beside.
+
+        The consumer thread runs the two in an order of its own, so the
+        partition may have been left at either offset: seek it again, to the
+        other seek's offset if that one has ended (its own when it ends).
+        """
+        for tp, offset in sought.items():
+            last = self.sought.get(tp)
+            if last is not None and last[0] > before:
+                self.reread[tp] = last[1]
+            elif tp in self.under_way:
+                self.reread[tp] = offset
+
     def forget(self, tps: Iterable[TP]) -> None:
         """``tps`` were revoked: their seeks and rereads no longer matter."""
         for tp in tps:
@@ -146,21 +160,30 @@ class SeekFencedConsumer(aiokafka.Consumer):
             self._read_offset[tp] = last[1] if last[1] > 0 else None
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
-        self._read_again()
+        await self._read_again()
         self.fence.ask()
         return await super()._getmany(active_partitions, timeout)
 
-    def _read_again(self) -> None:
+    async def _read_again(self) -> None:
         """Before a fetch: seek the partitions whose stale records were dropped."""
         fence = self.fence
-        for tp, offset in fence.rereads().items():
-            dropped = fence.dropped.pop(tp, 0)
+        while again := fence.rereads():
+            assigned = self.assignment()
+            again = {tp: offset for tp, offset in again.items() if tp in assigned}
+            if not again:
+                return
+            before = fence.seeks
             try:
-                self._thread.seek(tp, offset)
-            except IllegalStateError:  # no longer assigned: nothing to read again
-                continue
-            log.info("%s[%d]: dropped %d records fetched before a seek; reading again from %d",
-                     tp.topic, tp.partition, dropped, offset)  # fmt: skip
+                # In the consumer's thread, as Faust's seek_wait: aiokafka is not thread-safe
+                # (views._rewind_uncommitted). It sets the read offsets as the seeks did.
+                await self._thread.seek_wait(again)
+            except IllegalStateError as exc:  # revoked meanwhile: the next owner reads them
+                log.info("reading dropped records again: %s", exc)
+            for tp, offset in again.items():
+                dropped = fence.dropped.pop(tp, 0)
+                log.info("%s[%d]: dropped %d records fetched before a seek; reading again "
+                         "from %d", tp.topic, tp.partition, dropped, offset)  # fmt: skip
+            fence.overlapped(again, before)
 
     async def _seek(self, partition: TP, offset: int) -> None:
         await super()._seek(partition, offset)

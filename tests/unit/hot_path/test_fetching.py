@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+
+import faust
 from faust.types import TP
 
 from hot_path.delivery import InlineDeliveryConsumer
-from hot_path.fetching import SeekFence, SeekFencedConsumer
+from hot_path.fetching import SeekFence, SeekFencedConsumer, use_seek_fence
 
 TP0, TP1 = TP("fleet.telemetry", 0), TP("fleet.telemetry", 1)
 
@@ -72,6 +76,51 @@ def test_a_revoked_partition_is_not_read_again() -> None:
     fence.forget({TP0})
     assert fence.rereads() == {}
     assert fence.dropped == {}
+
+
+def test_a_seek_beside_a_reread_has_it_seek_again_to_the_newer_offset() -> None:
+    fence = SeekFence()
+    fence.reread = {TP0: 300, TP1: 40}
+    before = fence.seeks
+    sought = fence.rereads()
+    fence.seek(TP0, 500)  # recovery's seek, in the thread beside the reread's
+    fence.overlapped(sought, before)
+    assert fence.rereads() == {TP0: 500}  # TP1 was left alone by the other seek
+
+
+class _Thread:
+    """The consumer thread's seeks, recorded; ``beside`` runs within the first, as a racing seek."""
+
+    def __init__(self, consumer: SeekFencedConsumer, beside: Mapping[TP, int]) -> None:
+        self.consumer, self.beside, self.seeks = consumer, dict(beside), []
+
+    def assignment(self) -> set[TP]:
+        return {TP0, TP1}
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        self.seeks.append(dict(partitions))
+        if self.beside:
+            beside, self.beside = self.beside, {}
+            self.consumer.fence.seek(*next(iter(beside.items())))
+
+
+def test_the_consumer_reads_dropped_records_again_before_its_next_fetch() -> None:
+    async def run() -> list[dict[TP, int]]:
+        app = faust.App("test-seek-fence", broker="kafka://127.0.0.1:1", store="memory://",
+                        web_enabled=False)  # fmt: skip
+        use_seek_fence(app)
+        consumer = app.consumer
+        assert isinstance(consumer, SeekFencedConsumer)
+        thread = _Thread(consumer, beside={TP0: 500})
+        consumer._thread = thread  # type: ignore[assignment]
+        consumer.fence.ask()
+        consumer.fence.seek(TP0, 300)
+        assert consumer.fence.stale(TP0, 900)
+        await consumer._read_again()
+        return thread.seeks
+
+    # Read again from 300; a seek to 500 ran beside it, so once more, to 500.
+    assert asyncio.run(run()) == [{TP0: 300}, {TP0: 500}]
 
 
 def test_the_worker_s_consumer_is_fenced() -> None:
