@@ -54,14 +54,17 @@ class SeekFence:
     sought: dict[TP, tuple[int, int]] = field(default_factory=dict)
     """Each partition's last seek: its number and its offset."""
     reread: dict[TP, int] = field(default_factory=dict)
-    """Where to read each partition again from, once no seek of it is under way."""
+    """Partitions whose records are being dropped, and where to read them again from.
+
+    Taken once no seek of the partition is under way, before the next fetch.
+    """
     dropped: dict[TP, int] = field(default_factory=dict)
     """Records dropped per partition, for the log."""
 
     @property
     def quiet(self) -> bool:
-        """No seek since the batch was asked for, and none under way: nothing to drop."""
-        return self.seeks == self.asked and not self.under_way
+        """No seek since the batch was asked for, none under way, none to redo: drop nothing."""
+        return self.seeks == self.asked and not self.under_way and not self.reread
 
     def ask(self) -> None:
         """A batch is asked for: the seeks so far are older than its records."""
@@ -91,16 +94,26 @@ class SeekFence:
         self.end((tp,), {tp: offset})
 
     def stale(self, tp: TP, offset: int) -> bool:
-        """Whether the record at ``tp``/``offset`` of this batch predates a seek of ``tp``."""
-        if tp in self.under_way:
-            self.reread.setdefault(tp, offset)
-        else:
-            last = self.sought.get(tp)
-            if last is None or last[0] <= self.asked:
-                return False
-            self.reread[tp] = last[1]
+        """Whether the record at ``tp``/``offset`` of this batch predates a seek of ``tp``.
+
+        Once a partition's record is dropped, so is every later one until the
+        partition is read again from where the dropping began.
+        """
+        if tp not in self.reread:
+            if tp in self.under_way:
+                self.reread[tp] = offset  # the seek's own offset replaces it when it ends
+            else:
+                last = self.sought.get(tp)
+                if last is None or last[0] <= self.asked:
+                    return False
+                self.reread[tp] = last[1]
         self.dropped[tp] = self.dropped.get(tp, 0) + 1
         return True
+
+    def moved(self, tp: TP, since: int) -> bool:
+        """Whether a seek of ``tp`` ended after ``since`` seeks, or is under way."""
+        last = self.sought.get(tp)
+        return tp in self.under_way or (last is not None and last[0] > since)
 
     def rereads(self) -> dict[TP, int]:
         """Take the partitions to read again, but not those a seek under way still covers."""
@@ -132,18 +145,26 @@ class SeekFence:
 
 
 class SeekFencedConsumer(aiokafka.Consumer):
-    """Faust's aiokafka consumer, never handing on a record fetched before a seek."""
+    """Faust's aiokafka consumer, whose fetch loop drops the records fetched before a seek.
+
+    Records handed on before the seek (in the agent's queue, or the one whose
+    delivery is in hand) are not recalled: they were delivered before it.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fence = SeekFence()
+        self._in_hand: tuple[TP, int] | None = None
+        """The partition of the record the fetch loop holds, and the seeks ended when it got it."""
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         fence = self.fence
         async for tp, message in super().getmany(timeout):
             if fence.quiet or not fence.stale(tp, message.offset):
                 seeks = fence.seeks
+                self._in_hand = (tp, seeks)
                 yield tp, message
+                self._in_hand = None
                 if fence.seeks != seeks:
                     self._undo_read_offset(tp, seeks)
 
@@ -159,31 +180,57 @@ class SeekFencedConsumer(aiokafka.Consumer):
         if last is not None and last[0] > since:
             self._read_offset[tp] = last[1] if last[1] > 0 else None
 
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # The fetch loop measures a gap from the read offset when it takes the record in
+        # hand, after a turn of the event loop (every 100 records) or while the thread's
+        # seek_wait sets read offsets: a seek meanwhile makes the record look like a jump.
+        in_hand = self._in_hand
+        if in_hand is not None and in_hand[0] == tp and self.fence.moved(tp, in_hand[1]):
+            log.info("%s[%d]: no gap %d-%d: the partition was sought under the record",
+                     tp.topic, tp.partition, offset_from, offset_to)  # fmt: skip
+            return
+        await super()._add_gap(tp, offset_from, offset_to)
+
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
         await self._read_again()
         self.fence.ask()
         return await super()._getmany(active_partitions, timeout)
 
     async def _read_again(self) -> None:
-        """Before a fetch: seek the partitions whose stale records were dropped."""
+        """Before a fetch: seek the partitions whose stale records were dropped.
+
+        A partition that cannot be sought now stays dropped and is tried again
+        before the next fetch; one no longer assigned is left to its next owner.
+        """
         fence = self.fence
         while again := fence.rereads():
             assigned = self.assignment()
-            again = {tp: offset for tp, offset in again.items() if tp in assigned}
-            if not again:
-                return
-            before = fence.seeks
-            try:
-                # In the consumer's thread, as Faust's seek_wait: aiokafka is not thread-safe
-                # (views._rewind_uncommitted). It sets the read offsets as the seeks did.
-                await self._thread.seek_wait(again)
-            except IllegalStateError as exc:  # revoked meanwhile: the next owner reads them
-                log.info("reading dropped records again: %s", exc)
+            before, generation = fence.seeks, self.app.consumer_generation_id
+            done: dict[TP, int] = {}
             for tp, offset in again.items():
+                if tp not in assigned:
+                    continue
+                try:
+                    # In the consumer's thread, as Faust's seek_wait: aiokafka is not
+                    # thread-safe (views._rewind_uncommitted). It sets the read offset.
+                    await self._thread.seek_wait({tp: offset})
+                except IllegalStateError:  # revoked meanwhile
+                    continue
+                except Exception as exc:
+                    fence.reread.setdefault(tp, offset)
+                    log.warning("%s[%d]: could not seek back to %d to read dropped records "
+                                "again (%r); trying before the next fetch", tp.topic,
+                                tp.partition, offset, exc)  # fmt: skip
+                    continue
+                done[tp] = offset
                 dropped = fence.dropped.pop(tp, 0)
                 log.info("%s[%d]: dropped %d records fetched before a seek; reading again "
                          "from %d", tp.topic, tp.partition, dropped, offset)  # fmt: skip
-            fence.overlapped(again, before)
+            if self.app.consumer_generation_id != generation:
+                return  # a rebalance meanwhile: its recovery seeks every partition anew
+            fence.overlapped(done, before)
+            if any(tp in fence.reread for tp in again if tp not in done):
+                return  # a seek failed: not again at once
 
     async def _seek(self, partition: TP, offset: int) -> None:
         await super()._seek(partition, offset)
@@ -204,11 +251,19 @@ class SeekFencedConsumer(aiokafka.Consumer):
         self.fence.begin(partitions)
         try:
             await super().seek_wait(partitions)
-        finally:  # the thread seeks first, then waits for the positions: sought either way
+        except BaseException:
+            # The thread may have sought some of them: seek those still assigned before
+            # the next fetch, so that none is left where the read offset does not say.
+            assigned = self.assignment()
+            self.fence.reread.update({tp: o for tp, o in partitions.items() if tp in assigned})
+            raise
+        finally:
             self.fence.end(partitions, dict(partitions))
             # As Faust's thread set them; a delivery in hand meanwhile may have moved them.
+            assigned = self.assignment()
             for tp, offset in partitions.items():
-                self._read_offset[tp] = offset if offset > 0 else None
+                if tp in assigned:
+                    self._read_offset[tp] = offset if offset > 0 else None
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.fence.forget(revoked)

@@ -3,9 +3,11 @@
 ``python -m tests.integration.seek_app worker``; the environment says the rest:
 ``SEEK_TOPIC`` (one partition, filled before), ``SEEK_GROUP``, ``SEEK_CONSUMER``
 (``faust``: Faust's own; ``fenced``: `hot_path.fetching`; ``inline``: the
-worker's), ``SEEK_AT``/``SEEK_TO``/``SEEK_END``, ``SEEK_DATA`` (Faust's data
-directory) and ``SEEK_OUT``, where the offsets the agent read go as JSON
-before the app stops itself.
+worker's), ``SEEK_HOW`` (``seek_wait``, or ``committed``: commit the offset,
+then seek to the committed offsets as recovery does after a rebalance),
+``SEEK_AT``/``SEEK_TO``/``SEEK_END``, ``SEEK_DATA`` (Faust's data directory)
+and ``SEEK_OUT``, where the offsets the agent read go as JSON before the app
+stops itself.
 
 The agent reads slowly and its queue is short, so the fetch loop is always
 waiting to hand on a batch; at offset ``SEEK_AT`` the agent seeks the
@@ -42,6 +44,7 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     broker_max_poll_records=1000,
     stream_buffer_maxsize=50,
+    broker_commit_interval=3600.0,  # no commit of Faust's own before the one at the end
 )
 if os.environ["SEEK_CONSUMER"] == "fenced":
     use_seek_fence(app)
@@ -59,6 +62,15 @@ def finish() -> None:
     os.kill(os.getpid(), signal.SIGTERM)  # Faust's worker stops, committing what was acked
 
 
+async def seek_back() -> None:
+    tp = TP(TOPIC, 0)
+    if os.environ["SEEK_HOW"] == "committed":
+        await app.consumer._commit({tp: TO})
+        await app.consumer.perform_seek()
+    else:
+        await app.consumer.seek_wait({tp: TO})
+
+
 @app.agent(topic)
 async def slow_reader(stream: Any) -> None:
     async for event in stream.events():
@@ -66,7 +78,7 @@ async def slow_reader(stream: Any) -> None:
         read.append(offset)
         if offset == AT and not sought_after:
             sought_after.append(len(read))
-            await app.consumer.seek_wait({TP(TOPIC, 0): TO})
+            await seek_back()
         elif offset == END - 1 and sought_after:
             finish()
         await asyncio.sleep(0.0005)

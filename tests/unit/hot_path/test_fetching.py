@@ -53,7 +53,12 @@ def test_during_a_seek_every_record_of_its_partitions_is_dropped() -> None:
     fence.end({TP0, TP1}, {TP0: 500, TP1: None})  # TP1 had nothing committed: left in place
     # ... and this batch's later records too, though the seek has ended.
     assert fence.stale(TP0, 701)
-    assert fence.rereads() == {TP0: 500, TP1: 40}  # TP1 from its first record dropped
+    # TP1 had nothing committed, so nothing moved it, but its first records are gone:
+    # the rest go too, until it is read again from the first one dropped.
+    assert fence.stale(TP1, 41)
+    assert fence.rereads() == {TP0: 500, TP1: 40}
+    fence.ask()
+    assert fence.quiet and not fence.stale(TP1, 40)
 
 
 def test_overlapping_seeks_hold_the_partition_until_the_last_ends() -> None:
@@ -88,6 +93,34 @@ def test_a_seek_beside_a_reread_has_it_seek_again_to_the_newer_offset() -> None:
     assert fence.rereads() == {TP0: 500}  # TP1 was left alone by the other seek
 
 
+def _fenced_consumer() -> SeekFencedConsumer:
+    """A fenced consumer, made in the running loop (Faust's services keep the loop they see)."""
+    app = faust.App("test-seek-fence", broker="kafka://127.0.0.1:1", store="memory://",
+                    web_enabled=False)  # fmt: skip
+    use_seek_fence(app)
+    consumer = app.consumer
+    assert isinstance(consumer, SeekFencedConsumer)
+    return consumer
+
+
+def test_no_gap_is_recorded_for_a_record_whose_partition_was_sought_under_it() -> None:
+    """Faust measures the gap after a turn of the loop: a seek then makes a bogus one."""
+
+    async def run() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        consumer = _fenced_consumer()
+        consumer._in_hand = (TP0, consumer.fence.seeks)  # the fetch loop holds 1,600
+        consumer.fence.seek(TP0, 500)
+        await consumer._add_gap(TP0, 501, 1599)
+        bogus = sorted((iv.begin, iv.end) for iv in consumer._gap[TP0])
+        consumer._in_hand = (TP1, consumer.fence.seeks)  # a true gap, no seek
+        await consumer._add_gap(TP1, 11, 19)
+        return bogus, sorted((iv.begin, iv.end) for iv in consumer._gap[TP1])
+
+    bogus, true = asyncio.run(run())
+    assert bogus == []
+    assert true == [(11, 20)]
+
+
 class _Thread:
     """The consumer thread's seeks, recorded; ``beside`` runs within the first, as a racing seek."""
 
@@ -106,11 +139,7 @@ class _Thread:
 
 def test_the_consumer_reads_dropped_records_again_before_its_next_fetch() -> None:
     async def run() -> list[dict[TP, int]]:
-        app = faust.App("test-seek-fence", broker="kafka://127.0.0.1:1", store="memory://",
-                        web_enabled=False)  # fmt: skip
-        use_seek_fence(app)
-        consumer = app.consumer
-        assert isinstance(consumer, SeekFencedConsumer)
+        consumer = _fenced_consumer()
         thread = _Thread(consumer, beside={TP0: 500})
         consumer._thread = thread  # type: ignore[assignment]
         consumer.fence.ask()
@@ -121,6 +150,27 @@ def test_the_consumer_reads_dropped_records_again_before_its_next_fetch() -> Non
 
     # Read again from 300; a seek to 500 ran beside it, so once more, to 500.
     assert asyncio.run(run()) == [{TP0: 300}, {TP0: 500}]
+
+
+def test_a_reread_that_fails_keeps_the_partition_dropped_and_is_tried_again() -> None:
+    class Failing(_Thread):
+        async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+            self.seeks.append(dict(partitions))
+            raise TimeoutError("no position")
+
+    async def run() -> SeekFence:
+        consumer = _fenced_consumer()
+        consumer._thread = Failing(consumer, beside={})  # type: ignore[assignment]
+        consumer.fence.ask()
+        consumer.fence.seek(TP0, 300)
+        assert consumer.fence.stale(TP0, 900)
+        await consumer._read_again()  # logged, not raised: the fetch loop goes on
+        return consumer.fence
+
+    fence = asyncio.run(run())
+    fence.ask()
+    assert fence.stale(TP0, 901)  # the next batch's records of TP0 are dropped too
+    assert fence.rereads() == {TP0: 300}
 
 
 def test_the_worker_s_consumer_is_fenced() -> None:
