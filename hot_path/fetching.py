@@ -20,12 +20,12 @@ before it must be read again too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka
 from faust.types import TP, Message
@@ -110,31 +110,12 @@ class SeekFence:
         self.dropped[tp] = self.dropped.get(tp, 0) + 1
         return True
 
-    def moved(self, tp: TP, since: int) -> bool:
-        """Whether a seek of ``tp`` ended after ``since`` seeks, or is under way."""
-        last = self.sought.get(tp)
-        return tp in self.under_way or (last is not None and last[0] > since)
-
     def rereads(self) -> dict[TP, int]:
         """Take the partitions to read again, but not those a seek under way still covers."""
         ready = {tp: offset for tp, offset in self.reread.items() if tp not in self.under_way}
         for tp in ready:
             del self.reread[tp]
         return ready
-
-    def overlapped(self, sought: Mapping[TP, int], before: int) -> None:
-        """``sought`` were sought again from ``before``: again, if another seek ran beside.
-
-        The consumer thread runs the two in an order of its own, so the
-        partition may have been left at either offset: seek it again, to the
-        other seek's offset if that one has ended (its own when it ends).
-        """
-        for tp, offset in sought.items():
-            last = self.sought.get(tp)
-            if last is not None and last[0] > before:
-                self.reread[tp] = last[1]
-            elif tp in self.under_way:
-                self.reread[tp] = offset
 
     def forget(self, tps: Iterable[TP]) -> None:
         """``tps`` were revoked: their seeks and rereads no longer matter."""
@@ -147,24 +128,30 @@ class SeekFence:
 class SeekFencedConsumer(aiokafka.Consumer):
     """Faust's aiokafka consumer, whose fetch loop drops the records fetched before a seek.
 
-    Records handed on before the seek (in the agent's queue, or the one whose
-    delivery is in hand) are not recalled: they were delivered before it.
+    Records already handed on are not recalled: those in the agent's queue,
+    and the one whose delivery is in hand (it reaches the queue after the
+    seek, and is read once more from the sought offset). Its seeks run one at
+    a time (``_seeking``), so the consumer thread never runs two in an order
+    of its own.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fence = SeekFence()
-        self._in_hand: tuple[TP, int] | None = None
-        """The partition of the record the fetch loop holds, and the seeks ended when it got it."""
+        self._seeking = asyncio.Lock()
+        self._in_hand: tuple[TP, int | None] | None = None
+        """The record the fetch loop holds: its partition, and the read offset then."""
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         fence = self.fence
         async for tp, message in super().getmany(timeout):
             if fence.quiet or not fence.stale(tp, message.offset):
                 seeks = fence.seeks
-                self._in_hand = (tp, seeks)
-                yield tp, message
-                self._in_hand = None
+                self._in_hand = (tp, self._read_offset[tp])
+                try:
+                    yield tp, message
+                finally:
+                    self._in_hand = None
                 if fence.seeks != seeks:
                     self._undo_read_offset(tp, seeks)
 
@@ -181,11 +168,12 @@ class SeekFencedConsumer(aiokafka.Consumer):
             self._read_offset[tp] = last[1] if last[1] > 0 else None
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-        # The fetch loop measures a gap from the read offset when it takes the record in
-        # hand, after a turn of the event loop (every 100 records) or while the thread's
-        # seek_wait sets read offsets: a seek meanwhile makes the record look like a jump.
+        # The fetch loop measures the record in hand's gap from the read offset after a
+        # turn of the event loop (every 100 records), and the thread's seek_wait sets read
+        # offsets at any time: if a seek moved the read offset under the record, the gap
+        # is the seek's doing, not the partition's.
         in_hand = self._in_hand
-        if in_hand is not None and in_hand[0] == tp and self.fence.moved(tp, in_hand[1]):
+        if in_hand is not None and in_hand[0] == tp and in_hand[1] != offset_from - 1:
             log.info("%s[%d]: no gap %d-%d: the partition was sought under the record",
                      tp.topic, tp.partition, offset_from, offset_to)  # fmt: skip
             return
@@ -196,74 +184,85 @@ class SeekFencedConsumer(aiokafka.Consumer):
         self.fence.ask()
         return await super()._getmany(active_partitions, timeout)
 
+    def _assigned(self) -> set[TP]:
+        try:
+            return set(self.assignment())
+        except Exception:  # no consumer (stopping): nothing is assigned
+            return set()
+
     async def _read_again(self) -> None:
         """Before a fetch: seek the partitions whose stale records were dropped.
 
-        A partition that cannot be sought now stays dropped and is tried again
-        before the next fetch; one no longer assigned is left to its next owner.
+        A seek that fails is logged and tried again before the next fetch, the
+        partitions' records dropped until then; after a rebalance the
+        partitions are left to its recovery, which seeks each anew.
         """
         fence = self.fence
-        while again := fence.rereads():
-            assigned = self.assignment()
-            before, generation = fence.seeks, self.app.consumer_generation_id
-            done: dict[TP, int] = {}
-            for tp, offset in again.items():
-                if tp not in assigned:
-                    continue
-                try:
-                    # In the consumer's thread, as Faust's seek_wait: aiokafka is not
-                    # thread-safe (views._rewind_uncommitted). It sets the read offset.
-                    await self._thread.seek_wait({tp: offset})
-                except IllegalStateError:  # revoked meanwhile
-                    continue
-                except Exception as exc:
-                    fence.reread.setdefault(tp, offset)
-                    log.warning("%s[%d]: could not seek back to %d to read dropped records "
-                                "again (%r); trying before the next fetch", tp.topic,
-                                tp.partition, offset, exc)  # fmt: skip
-                    continue
-                done[tp] = offset
-                dropped = fence.dropped.pop(tp, 0)
-                log.info("%s[%d]: dropped %d records fetched before a seek; reading again "
-                         "from %d", tp.topic, tp.partition, dropped, offset)  # fmt: skip
-            if self.app.consumer_generation_id != generation:
-                return  # a rebalance meanwhile: its recovery seeks every partition anew
-            fence.overlapped(done, before)
-            if any(tp in fence.reread for tp in again if tp not in done):
-                return  # a seek failed: not again at once
+        if not fence.reread:
+            return
+        async with self._seeking:
+            generation = self.app.consumer_generation_id
+            assigned = self._assigned()
+            again = {tp: offset for tp, offset in fence.rereads().items() if tp in assigned}
+            if not again:
+                return
+            try:
+                # In the consumer's thread, as Faust's seek_wait: aiokafka is not
+                # thread-safe (views._rewind_uncommitted). It sets the read offsets.
+                await self._thread.seek_wait(again)
+            except Exception as exc:
+                if self.app.consumer_generation_id == generation:
+                    assigned = self._assigned()
+                    fence.reread.update({tp: o for tp, o in again.items() if tp in assigned})
+                log.warning("could not seek back to read dropped records again (%r); trying "
+                            "before the next fetch: %s", exc, again)  # fmt: skip
+                return
+        for tp, offset in again.items():
+            log.info("%s[%d]: dropped %d records fetched before a seek; reading again from %d",
+                     tp.topic, tp.partition, fence.dropped.pop(tp, 0), offset)  # fmt: skip
 
     async def _seek(self, partition: TP, offset: int) -> None:
+        # Faust's seek, from the event loop at once: it cannot wait for ``_seeking``.
         await super()._seek(partition, offset)
         self.fence.seek(partition, offset)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
-        tps = set(self.assignment())
-        self.fence.begin(tps)
-        committed: Mapping[TP, int] = {}
-        try:
-            committed = await super().seek_to_committed()
-        finally:
-            # aiokafka seeks only the partitions with a committed offset above 0.
-            self.fence.end(tps, {tp: o if o and o > 0 else None for tp, o in committed.items()})
-        return committed
+        async with self._seeking:
+            tps = self._assigned()
+            self.fence.begin(tps)
+            committed: Mapping[TP, int] = {}
+            try:
+                committed = await super().seek_to_committed()
+            finally:
+                # aiokafka seeks only the partitions with a committed offset above 0.
+                moved = {tp: o if o and o > 0 else None for tp, o in committed.items()}
+                self.fence.end(tps, moved)
+            return committed
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
-        self.fence.begin(partitions)
-        try:
-            await super().seek_wait(partitions)
-        except BaseException:
-            # The thread may have sought some of them: seek those still assigned before
-            # the next fetch, so that none is left where the read offset does not say.
-            assigned = self.assignment()
-            self.fence.reread.update({tp: o for tp, o in partitions.items() if tp in assigned})
-            raise
-        finally:
-            self.fence.end(partitions, dict(partitions))
-            # As Faust's thread set them; a delivery in hand meanwhile may have moved them.
-            assigned = self.assignment()
-            for tp, offset in partitions.items():
-                if tp in assigned:
-                    self._read_offset[tp] = offset if offset > 0 else None
+        async with self._seeking:
+            generation = self.app.consumer_generation_id
+            self.fence.begin(partitions)
+            try:
+                await super().seek_wait(partitions)
+            except BaseException:
+                # The thread may have sought some of them: seek those still assigned
+                # before the next fetch, so that none is left where the read offset
+                # does not say.
+                if self.app.consumer_generation_id == generation:
+                    assigned = self._assigned()
+                    self.fence.reread.update(
+                        {tp: o for tp, o in partitions.items() if tp in assigned}
+                    )
+                raise
+            finally:
+                self.fence.end(partitions, dict(partitions))
+                # As Faust's thread set them; a delivery in hand meanwhile may have moved
+                # them.
+                assigned = self._assigned()
+                for tp, offset in partitions.items():
+                    if tp in assigned:
+                        self._read_offset[tp] = offset if offset > 0 else None
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.fence.forget(revoked)

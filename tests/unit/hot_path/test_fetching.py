@@ -83,16 +83,6 @@ def test_a_revoked_partition_is_not_read_again() -> None:
     assert fence.dropped == {}
 
 
-def test_a_seek_beside_a_reread_has_it_seek_again_to_the_newer_offset() -> None:
-    fence = SeekFence()
-    fence.reread = {TP0: 300, TP1: 40}
-    before = fence.seeks
-    sought = fence.rereads()
-    fence.seek(TP0, 500)  # recovery's seek, in the thread beside the reread's
-    fence.overlapped(sought, before)
-    assert fence.rereads() == {TP0: 500}  # TP1 was left alone by the other seek
-
-
 def _fenced_consumer() -> SeekFencedConsumer:
     """A fenced consumer, made in the running loop (Faust's services keep the loop they see)."""
     app = faust.App("test-seek-fence", broker="kafka://127.0.0.1:1", store="memory://",
@@ -103,18 +93,24 @@ def _fenced_consumer() -> SeekFencedConsumer:
     return consumer
 
 
-def test_no_gap_is_recorded_for_a_record_whose_partition_was_sought_under_it() -> None:
+def _gaps(consumer: SeekFencedConsumer, tp: TP) -> list[tuple[int, int]]:
+    return sorted((iv.begin, iv.end) for iv in consumer._gap[tp])
+
+
+def test_no_gap_is_recorded_when_a_seek_moved_the_read_offset_under_the_record() -> None:
     """Faust measures the gap after a turn of the loop: a seek then makes a bogus one."""
 
     async def run() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         consumer = _fenced_consumer()
-        consumer._in_hand = (TP0, consumer.fence.seeks)  # the fetch loop holds 1,600
-        consumer.fence.seek(TP0, 500)
-        await consumer._add_gap(TP0, 501, 1599)
-        bogus = sorted((iv.begin, iv.end) for iv in consumer._gap[TP0])
-        consumer._in_hand = (TP1, consumer.fence.seeks)  # a true gap, no seek
+        consumer._in_hand = (TP0, 1599)  # the fetch loop holds 1,600, read up to 1,599
+        consumer.fence.seek(TP0, 500)  # ... and the seek sets the read offset to 500
+        await consumer._add_gap(TP0, 501, 1600)
+        # A true gap (a compacted range, say) while a seek is under way but has not
+        # moved the read offset yet: recorded, as Faust would.
+        consumer._in_hand = (TP1, 10)
+        consumer.fence.begin({TP1})
         await consumer._add_gap(TP1, 11, 19)
-        return bogus, sorted((iv.begin, iv.end) for iv in consumer._gap[TP1])
+        return _gaps(consumer, TP0), _gaps(consumer, TP1)
 
     bogus, true = asyncio.run(run())
     assert bogus == []
@@ -122,48 +118,64 @@ def test_no_gap_is_recorded_for_a_record_whose_partition_was_sought_under_it() -
 
 
 class _Thread:
-    """The consumer thread's seeks, recorded; ``beside`` runs within the first, as a racing seek."""
+    """The consumer thread's seeks, recorded; each waits until ``go`` is set."""
 
-    def __init__(self, consumer: SeekFencedConsumer, beside: Mapping[TP, int]) -> None:
-        self.consumer, self.beside, self.seeks = consumer, dict(beside), []
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.seeks: list[dict[TP, int]] = []
+        self.fail = fail
+        self.go = asyncio.Event()
+        self.go.set()
 
     def assignment(self) -> set[TP]:
         return {TP0, TP1}
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
         self.seeks.append(dict(partitions))
-        if self.beside:
-            beside, self.beside = self.beside, {}
-            self.consumer.fence.seek(*next(iter(beside.items())))
+        await self.go.wait()
+        if self.fail is not None:
+            raise self.fail
+
+
+def _with_thread(thread: _Thread) -> SeekFencedConsumer:
+    consumer = _fenced_consumer()
+    consumer._thread = thread  # type: ignore[assignment]
+    consumer.fence.ask()
+    consumer.fence.seek(TP0, 300)
+    assert consumer.fence.stale(TP0, 900)  # the batch in hand predates the seek
+    return consumer
 
 
 def test_the_consumer_reads_dropped_records_again_before_its_next_fetch() -> None:
     async def run() -> list[dict[TP, int]]:
-        consumer = _fenced_consumer()
-        thread = _Thread(consumer, beside={TP0: 500})
-        consumer._thread = thread  # type: ignore[assignment]
-        consumer.fence.ask()
-        consumer.fence.seek(TP0, 300)
-        assert consumer.fence.stale(TP0, 900)
-        await consumer._read_again()
+        thread = _Thread()
+        await _with_thread(thread)._read_again()
         return thread.seeks
 
-    # Read again from 300; a seek to 500 ran beside it, so once more, to 500.
+    assert asyncio.run(run()) == [{TP0: 300}]
+
+
+def test_a_seek_waits_for_the_reread_so_the_newer_offset_wins() -> None:
+    """Two seeks at once in the consumer thread would end in an order of its own."""
+
+    async def run() -> list[dict[TP, int]]:
+        thread = _Thread()
+        consumer = _with_thread(thread)
+        thread.go.clear()
+        reread = asyncio.ensure_future(consumer._read_again())
+        await asyncio.sleep(0)  # the reread is in the thread
+        recovery = asyncio.ensure_future(consumer.seek_wait({TP0: 500}))
+        await asyncio.sleep(0.01)
+        assert thread.seeks == [{TP0: 300}]  # recovery's seek waits its turn
+        thread.go.set()
+        await asyncio.gather(reread, recovery)
+        return thread.seeks
+
     assert asyncio.run(run()) == [{TP0: 300}, {TP0: 500}]
 
 
 def test_a_reread_that_fails_keeps_the_partition_dropped_and_is_tried_again() -> None:
-    class Failing(_Thread):
-        async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
-            self.seeks.append(dict(partitions))
-            raise TimeoutError("no position")
-
     async def run() -> SeekFence:
-        consumer = _fenced_consumer()
-        consumer._thread = Failing(consumer, beside={})  # type: ignore[assignment]
-        consumer.fence.ask()
-        consumer.fence.seek(TP0, 300)
-        assert consumer.fence.stale(TP0, 900)
+        consumer = _with_thread(_Thread(fail=TimeoutError("no position")))
         await consumer._read_again()  # logged, not raised: the fetch loop goes on
         return consumer.fence
 
@@ -171,6 +183,36 @@ def test_a_reread_that_fails_keeps_the_partition_dropped_and_is_tried_again() ->
     fence.ask()
     assert fence.stale(TP0, 901)  # the next batch's records of TP0 are dropped too
     assert fence.rereads() == {TP0: 300}
+
+
+def test_a_reread_that_fails_across_a_rebalance_is_left_to_its_recovery() -> None:
+    async def run() -> SeekFence:
+        thread = _Thread(fail=TimeoutError("no position"))
+        consumer = _with_thread(thread)
+        thread.go.clear()
+        reread = asyncio.ensure_future(consumer._read_again())
+        await asyncio.sleep(0)
+        consumer.app.consumer_generation_id += 1  # a rebalance meanwhile
+        thread.go.set()
+        await reread
+        return consumer.fence
+
+    assert asyncio.run(run()).reread == {}
+
+
+def test_a_seek_wait_that_fails_has_its_partitions_sought_again() -> None:
+    async def run() -> SeekFence:
+        consumer = _fenced_consumer()
+        consumer._thread = _Thread(fail=TimeoutError("no position"))  # type: ignore[assignment]
+        try:
+            await consumer.seek_wait({TP0: 700, TP1: 20})
+        except TimeoutError:
+            pass
+        else:
+            raise AssertionError("the failure was not raised")
+        return consumer.fence
+
+    assert asyncio.run(run()).rereads() == {TP0: 700, TP1: 20}
 
 
 def test_the_worker_s_consumer_is_fenced() -> None:
