@@ -7,8 +7,9 @@ seeking the committed offsets after a rebalance, ``seek_wait``) moves the
 partition, but the loop goes on with the rest of the batch, records from the
 old position. Faust takes each for the next record: one ahead of the sought
 offset records the offsets between as a gap, which its next commit skips, and
-drops the fresh records of that range when they come, as already read. They
-are committed and never read (docs/hot_path.md, "Records fetched before a seek").
+drops the fresh records of that range when they come, as already read. The
+records the seek asked for are never handed on, and the commit goes past them
+(docs/hot_path.md, "Records fetched before a seek").
 
 `SeekFence` keeps the books: which seeks came after the batch in the loop was
 asked for, and which partitions a seek under way covers. `SeekFencedConsumer`

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,19 +21,17 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from tests.utils.kafka import create_topic, unique
+from fleet.config import KafkaSettings
+from tests.utils.kafka import create_topic, produce_all, unique
 
 AT, TO, END = 1500, 500, 3000
 
 
 @pytest.fixture(scope="module")
-def filled_topic(kafka_bootstrap: str, admin: AdminClient) -> str:
+def filled_topic(kafka_settings: KafkaSettings, admin: AdminClient) -> str:
     topic = create_topic(admin, 1)
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 20})
-    for offset in range(END):
-        producer.produce(topic, f"record {offset}".encode() + b"." * 200, partition=0)
-        producer.poll(0)
-    assert producer.flush(30) == 0
+    records = [(str(o).encode(), f"record {o}".encode() + b"." * 200) for o in range(END)]
+    produce_all(Producer(kafka_settings.producer_config()), topic, records)
     return topic
 
 
@@ -44,7 +43,10 @@ class Outcome:
     log: str
 
 
-def read_with(consumer: str, how: str, topic: str, bootstrap: str, tmp_path: Path) -> Outcome:
+def read_with(
+    consumer: str, how: str, topic: str, bootstrap: str, tmp_path: Path,
+    make_consumer: Callable[..., Consumer],
+) -> Outcome:  # fmt: skip
     """Run the app with ``consumer``, seeking back ``how``."""
     group, out = unique(f"seek-{consumer}"), tmp_path / f"{consumer}.json"
     env = {
@@ -69,11 +71,7 @@ def read_with(consumer: str, how: str, topic: str, bootstrap: str, tmp_path: Pat
     )
     result = json.loads(out.read_text())
     assert result["sought_after"], "the agent never reached the offset it seeks back from"
-    watcher = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        (committed,) = watcher.committed([TopicPartition(topic, 0)], timeout=10)
-    finally:
-        watcher.close()
+    (committed,) = make_consumer(group).committed([TopicPartition(topic, 0)], timeout=10)
     return Outcome(result["read"][result["sought_after"][0] :], committed.offset, log.read_text())
 
 
@@ -83,9 +81,10 @@ HOW = ["seek_wait", "committed"]
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("consumer", ["fenced", "inline"])
 def test_after_a_seek_the_agent_reads_on_from_the_sought_offset(
-    consumer: str, how: str, filled_topic: str, kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    got = read_with(consumer, how, filled_topic, kafka_bootstrap, tmp_path)
+    consumer: str, how: str, filled_topic: str, kafka_bootstrap: str, tmp_path: Path,
+    make_consumer: Callable[..., Consumer],
+) -> None:  # fmt: skip
+    got = read_with(consumer, how, filled_topic, kafka_bootstrap, tmp_path, make_consumer)
     # First what was in the agent's queue already (handed over before the seek), then
     # every record from the sought offset on, in order, each once.
     start = got.read.index(TO)
@@ -99,9 +98,10 @@ def test_after_a_seek_the_agent_reads_on_from_the_sought_offset(
 
 @pytest.mark.parametrize("how", HOW)
 def test_faust_s_own_consumer_skips_the_records_sought_back_to_and_commits_past_them(
-    how: str, filled_topic: str, kafka_bootstrap: str, tmp_path: Path
-) -> None:
+    how: str, filled_topic: str, kafka_bootstrap: str, tmp_path: Path,
+    make_consumer: Callable[..., Consumer],
+) -> None:  # fmt: skip
     """What the fence is for: with Faust's consumer the seek reads nothing again."""
-    got = read_with("faust", how, filled_topic, kafka_bootstrap, tmp_path)
+    got = read_with("faust", how, filled_topic, kafka_bootstrap, tmp_path, make_consumer)
     assert not set(range(TO, AT)) & set(got.read), "Faust's consumer read them again"
     assert got.committed == END
